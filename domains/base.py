@@ -1,0 +1,29 @@
+"""The contract every domain fulfils: a search space and one trial at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from engine.models import Direction, TrialResult
+from engine.space import Scalar, SearchSpace
+
+
+@runtime_checkable
+class Domain(Protocol):
+    """A task to optimize.
+
+    run_trial must never raise for a bad trial: a crash, a timeout or a missing metric is a
+    TrialResult with the matching status. It raises only for errors of the set-up itself.
+    trial_dir is a fresh, empty directory the trial may write to (logs, edited copies).
+    """
+
+    name: str
+    space: SearchSpace
+    direction: Direction
+
+    def run_trial(self, params: dict[str, Scalar], trial_dir: Path, seed: int) -> TrialResult: ...
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serializable description stored in the run's config.json."""
+        ...

@@ -1,0 +1,35 @@
+"""Errors the CLI turns into one clear message and an exit code (never a traceback)."""
+
+from __future__ import annotations
+
+
+class EvolveError(Exception):
+    """A failure the user can fix. Exit code 1 unless a subclass says otherwise."""
+
+    exit_code = 1
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return f"{self.problem}\n  fix: {self.fix}" if self.fix else self.problem
+
+
+class UsageError(EvolveError):
+    """Bad command-line input or bad input files: exit code 2."""
+
+    exit_code = 2
+
+
+class SpaceError(UsageError):
+    """A search space definition or a parameter dict does not fit the space."""
+
+
+class RunDirError(UsageError):
+    """A directory that is not (or is not yet) a run directory."""
+
+
+class BudgetExceeded(EvolveError):
+    """The LLM cost budget (--max-cost) is spent; the run stops cleanly and stays resumable."""
