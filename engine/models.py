@@ -76,7 +76,7 @@ class SearchContext:
     history: tuple[TrialRecord, ...]
     incumbent: TrialRecord | None
     config: SearchConfig
-    hints: Hints = Hints()
+    hints: Hints = field(default_factory=Hints)
     rng: random.Random = field(default_factory=random.Random, compare=False)
 
     def better(self, a: float, b: float) -> bool:

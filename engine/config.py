@@ -1,0 +1,54 @@
+"""The run's configuration, written once to config.json and read back on resume."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+FORMAT_VERSION = 1
+LEVELS = ("1", "1.5", "2")
+
+
+class LLMSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    provider: str = "openai"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    max_cost_usd: float | None = Field(default=None, gt=0)
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format_version: int = FORMAT_VERSION
+    run_id: str
+    domain: str
+    domain_options: dict[str, Any] = Field(default_factory=dict)
+    iterations: int = Field(ge=1, le=1_000_000)
+    levels: tuple[str, ...] = ("1",)
+    agent: str = "offline"
+    llm: LLMSettings = LLMSettings()
+    seed: int = 0
+    acceptance: Literal["strict", "noise-aware"] = "strict"
+    noise_repeats: int = Field(default=3, ge=2, le=50)
+    noise_multiplier: float = Field(default=2.0, ge=0)
+    archive: str | None = None
+    mechanisms: tuple[str, ...] = ()
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [lv for lv in value if lv not in LEVELS]
+        if unknown or "1" not in value:
+            raise ValueError(f"levels must include 1 and be drawn from {', '.join(LEVELS)}; got {value}")
+        return tuple(lv for lv in LEVELS if lv in value)
+
+    @property
+    def baseline_steps(self) -> int:
+        return self.noise_repeats if self.acceptance == "noise-aware" else 1
+
+    @property
+    def total_steps(self) -> int:
+        return self.baseline_steps + self.iterations

@@ -1,0 +1,106 @@
+"""Trace events: one pydantic model per kind, one JSON line each in trace.jsonl."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from engine.models import SearchConfig, TrialStatus
+from engine.space import Scalar
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    t: float = Field(default_factory=time.time)
+
+
+class RunStarted(_Event):
+    kind: Literal["run_started"] = "run_started"
+    run_id: str
+    domain: str
+    agent: str
+    levels: tuple[str, ...]
+    seed: int
+    iterations: int
+
+
+class RunResumed(_Event):
+    kind: Literal["run_resumed"] = "run_resumed"
+    step: int
+    discarded_events: int
+    recovered_trials: int
+
+
+class ProposalMade(_Event):
+    kind: Literal["proposal"] = "proposal"
+    step: int
+    iteration: int
+    params: dict[str, Scalar]
+    source: str
+    rationale: str = ""
+    valid: bool = True
+    problem: str = ""
+
+
+class TrialFinished(_Event):
+    kind: Literal["trial"] = "trial"
+    step: int
+    iteration: int
+    params: dict[str, Scalar]
+    status: TrialStatus
+    value: float | None
+    duration_s: float
+    source: str
+    message: str = ""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    recovered: bool = False
+
+
+class DecisionMade(_Event):
+    kind: Literal["decision"] = "decision"
+    step: int
+    iteration: int
+    accepted: bool
+    reason: str
+    value: float | None
+    incumbent_value: float | None
+    best_value: float | None
+
+
+class NoiseFloorMeasured(_Event):
+    kind: Literal["noise_floor"] = "noise_floor"
+    values: tuple[float, ...]
+    floor: float
+
+
+class ConfigChanged(_Event):
+    kind: Literal["config_changed"] = "config_changed"
+    step: int
+    iteration: int
+    before: SearchConfig
+    after: SearchConfig
+    reason: str
+    source: str
+
+
+class RunFinished(_Event):
+    kind: Literal["run_finished"] = "run_finished"
+    status: Literal["completed", "budget_exhausted", "interrupted"]
+    steps: int
+    best_value: float | None
+    best_params: dict[str, Scalar] | None
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+Event = Annotated[
+    RunStarted | RunResumed | ProposalMade | TrialFinished | DecisionMade | NoiseFloorMeasured
+    | ConfigChanged | RunFinished,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(line: str | bytes) -> Event:
+    return EVENT_ADAPTER.validate_json(line)

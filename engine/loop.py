@@ -1,0 +1,248 @@
+"""Level 1: propose -> execute -> evaluate -> keep/discard, one checkpointed step at a time."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from domains.base import Domain
+from engine.acceptance import AcceptanceRule, noise_floor
+from engine.agents.base import Agent
+from engine.config import RunConfig
+from engine.errors import RunDirError, SpaceError
+from engine.events import (
+    DecisionMade,
+    Event,
+    NoiseFloorMeasured,
+    ProposalMade,
+    RunFinished,
+    RunResumed,
+    RunStarted,
+    TrialFinished,
+)
+from engine.models import Proposal, SearchConfig, SearchContext, TrialRecord, TrialResult
+from engine.run_store import Checkpoint, RunStore
+
+log = structlog.get_logger("engine.loop")
+
+StepCallback = Callable[[int, int, TrialRecord, "TrialRecord | None"], None]
+
+
+def trial_seed(seed: int, step: int) -> int:
+    """Per-trial seed: a pure function of (run seed, step), so a resumed run draws the same ones."""
+    return (seed * 1_000_003 + step * 7_919) % (2**31 - 1)
+
+
+@dataclass
+class LoopState:
+    steps_done: int = 0
+    history: list[TrialRecord] = field(default_factory=list)
+    incumbent: TrialRecord | None = None
+    noise_floor: float = 0.0
+    search_config: SearchConfig = field(default_factory=SearchConfig)
+
+    @property
+    def best(self) -> TrialRecord | None:
+        return self.incumbent
+
+
+@dataclass
+class LoopOutcome:
+    status: str
+    steps: int
+    best: TrialRecord | None
+    history: list[TrialRecord]
+
+
+class InnerLoop:
+    def __init__(self, store: RunStore, config: RunConfig, domain: Domain, agent: Agent,
+                 on_step: StepCallback | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.domain = domain
+        self.agent = agent
+        self.on_step = on_step
+        self.state = LoopState()
+        self._recovered: dict[int, TrialFinished] = {}
+        self._log = log.bind(run_id=config.run_id)
+
+    # ---- start / resume ---------------------------------------------------------------------
+    def start(self) -> None:
+        cfg = self.config
+        self._emit(RunStarted(run_id=cfg.run_id, domain=cfg.domain, agent=cfg.agent, levels=cfg.levels,
+                              seed=cfg.seed, iterations=cfg.iterations))
+        self._checkpoint(force_durable=True)
+
+    def resume(self) -> None:
+        checkpoint = self.store.load_checkpoint()
+        if checkpoint is None:  # crashed before the first checkpoint: nothing ran yet
+            self.store.rewind_trace(0)
+            self.start()
+            return
+        kept, tail = self.store.rewind_trace(checkpoint.trace_lines)
+        self.state = _rebuild_state(kept, checkpoint)
+        self.agent.load_state_dict(checkpoint.agent_state)
+        self._recovered = {e.step: e for e in tail if isinstance(e, TrialFinished) and not e.recovered
+                           and e.step >= checkpoint.steps_done}
+        self._emit(RunResumed(step=checkpoint.steps_done, discarded_events=len(tail),
+                              recovered_trials=len(self._recovered)))
+        self._checkpoint(force_durable=True)
+        self._log.info("resumed", step=checkpoint.steps_done, discarded=len(tail),
+                       recoverable=len(self._recovered))
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def run(self) -> LoopOutcome:
+        total = self.config.total_steps
+        while self.state.steps_done < total:
+            record = self._step(self.state.steps_done)
+            if self.on_step:
+                self.on_step(self.state.steps_done, total, record, self.state.best)
+        return self.finish("completed")
+
+    def finish(self, status: str) -> LoopOutcome:
+        best = self.state.best
+        self._emit(RunFinished(status=status, steps=self.state.steps_done,  # type: ignore[arg-type]
+                               best_value=best.value if best else None,
+                               best_params=dict(best.params) if best else None))
+        self._checkpoint(status=status, force_durable=True)
+        return LoopOutcome(status, self.state.steps_done, best, list(self.state.history))
+
+    def context(self, iteration: int, step: int) -> SearchContext:
+        s = self.state
+        return SearchContext(space=self.domain.space, direction=self.domain.direction, iteration=iteration,
+                             history=tuple(s.history), incumbent=s.incumbent, config=s.search_config,
+                             rng=random.Random(trial_seed(self.config.seed, step)))
+
+    def _step(self, step: int) -> TrialRecord:
+        cfg = self.config
+        baseline = step < cfg.baseline_steps
+        iteration = 0 if baseline else step - cfg.baseline_steps + 1
+        if baseline:
+            proposal = Proposal(params=self.domain.space.defaults(), source="baseline",
+                                rationale="baseline: the space's defaults")
+        else:
+            proposal = self.agent.propose(self.context(iteration, step))
+        params, result = self._evaluate(step, iteration, proposal)
+        self._decide(step, iteration, params, result, proposal.source, baseline)
+        self.state.steps_done = step + 1
+        self._checkpoint()
+        return self.state.history[-1]
+
+    def _evaluate(self, step: int, iteration: int, proposal: Proposal) -> tuple[dict, TrialResult]:
+        space = self.domain.space
+        try:
+            params = space.validate_params(proposal.params)
+        except SpaceError as exc:
+            self._emit(ProposalMade(step=step, iteration=iteration, params=_loggable(proposal.params),
+                                    source=proposal.source, rationale=proposal.rationale, valid=False,
+                                    problem=exc.problem))
+            result = TrialResult(status="invalid", message=exc.problem)
+            self._emit_trial(step, iteration, {}, result, proposal.source)
+            return {}, result
+        self._emit(ProposalMade(step=step, iteration=iteration, params=params, source=proposal.source,
+                                rationale=proposal.rationale))
+        recovered = self._recovered.pop(step, None)
+        if recovered is not None and recovered.params == params:
+            result = TrialResult(status=recovered.status, value=recovered.value,
+                                 duration_s=recovered.duration_s, message=recovered.message,
+                                 metrics=recovered.metrics)
+            self._log.info("trial_recovered", step=step)
+        else:
+            result = self._run_trial(step, params)
+        self._emit_trial(step, iteration, params, result, proposal.source, recovered=recovered is not None)
+        return params, result
+
+    def _run_trial(self, step: int, params: dict) -> TrialResult:
+        trial_dir = self.store.trial_dir(step)
+        if trial_dir.exists():  # left by an interrupted attempt at this step
+            shutil.rmtree(trial_dir)
+        trial_dir.mkdir(parents=True)
+        return self.domain.run_trial(params, trial_dir, trial_seed(self.config.seed, step))
+
+    def _emit_trial(self, step: int, iteration: int, params: dict, result: TrialResult, source: str,
+                    recovered: bool = False) -> None:
+        self._emit(TrialFinished(step=step, iteration=iteration, params=params, status=result.status,
+                                 value=result.value, duration_s=result.duration_s, source=source,
+                                 message=result.message, metrics=result.metrics, recovered=recovered))
+
+    def _decide(self, step: int, iteration: int, params: dict, result: TrialResult, source: str,
+                baseline: bool) -> None:
+        s = self.state
+        rule = AcceptanceRule(self.domain.direction, s.noise_floor)
+        accepted, reason = rule.judge(result.value, result.status, s.incumbent)
+        if baseline and result.status == "ok":
+            accepted, reason = s.incumbent is None, "baseline"
+        record = TrialRecord(iteration=iteration, params=params, status=result.status, value=result.value,
+                             accepted=accepted, source=source, duration_s=result.duration_s)
+        s.history.append(record)
+        if accepted:
+            s.incumbent = record
+        if baseline and step == self.config.baseline_steps - 1 and self.config.acceptance == "noise-aware":
+            self._set_noise_floor()
+        self._emit(DecisionMade(step=step, iteration=iteration, accepted=accepted, reason=reason,
+                                value=result.value,
+                                incumbent_value=s.incumbent.value if s.incumbent else None,
+                                best_value=s.best.value if s.best else None))
+        self._log.info("trial", step=step, iteration=iteration, status=result.status, value=result.value,
+                       accepted=accepted, reason=reason)
+
+    def _set_noise_floor(self) -> None:
+        s = self.state
+        values = [t.value for t in s.history if t.source == "baseline" and t.value is not None]
+        s.noise_floor = noise_floor(values, self.config.noise_multiplier)
+        if values:  # the incumbent is the median baseline run, not a lucky one
+            median = statistics.median_low(values)
+            s.incumbent = next(t for t in s.history if t.source == "baseline" and t.value == median)
+        self._emit(NoiseFloorMeasured(values=tuple(values), floor=s.noise_floor))
+
+    def _emit(self, event: Event) -> None:
+        self.store.append(event)
+
+    def _checkpoint(self, status: str = "running", force_durable: bool = False) -> None:
+        s = self.state
+        incumbent_step = _index_of(s.history, s.incumbent)
+        self.store.save_checkpoint(
+            Checkpoint(steps_done=s.steps_done, trace_lines=self.store.trace_lines, status=status,
+                       incumbent_step=incumbent_step, noise_floor=s.noise_floor,
+                       search_config=s.search_config, agent_state=self.agent.state_dict()),
+            force_durable=force_durable)
+
+
+def _index_of(history: list[TrialRecord], record: TrialRecord | None) -> int | None:
+    if record is None:
+        return None
+    for i in range(len(history) - 1, -1, -1):
+        if history[i] is record:
+            return i
+    return None
+
+
+def _rebuild_state(events: list[Event], checkpoint: Checkpoint) -> LoopState:
+    """History comes from the trace (append-only); live values from the checkpoint."""
+    decisions = {e.step: e for e in events if isinstance(e, DecisionMade)}
+    history: list[TrialRecord] = []
+    for e in events:
+        if isinstance(e, TrialFinished):
+            d = decisions[e.step]
+            history.append(TrialRecord(iteration=e.iteration, params=e.params, status=e.status, value=e.value,
+                                       accepted=d.accepted, source=e.source, duration_s=e.duration_s))
+    if len(history) != checkpoint.steps_done:
+        raise RunDirError(
+            f"trace holds {len(history)} trials but the checkpoint counts {checkpoint.steps_done}",
+            "the run directory was modified by hand; start a new run")
+    idx = checkpoint.incumbent_step
+    return LoopState(steps_done=checkpoint.steps_done, history=history,
+                     incumbent=history[idx] if idx is not None else None,
+                     noise_floor=checkpoint.noise_floor, search_config=checkpoint.search_config)
+
+
+def _loggable(params: object) -> dict:
+    """An invalid proposal is still recorded, reduced to JSON scalars."""
+    if not isinstance(params, dict):
+        return {}
+    return {str(k): v for k, v in params.items() if isinstance(v, str | int | float | bool)}
