@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from engine.models import SearchConfig, TrialStatus
+from engine.models import Direction, SearchConfig, TrialStatus
 from engine.space import Scalar
 
 
@@ -20,6 +20,7 @@ class RunStarted(_Event):
     kind: Literal["run_started"] = "run_started"
     run_id: str
     domain: str
+    direction: Direction
     agent: str
     levels: tuple[str, ...]
     seed: int

@@ -74,7 +74,8 @@ class InnerLoop:
     # ---- start / resume ---------------------------------------------------------------------
     def start(self) -> None:
         cfg = self.config
-        self._emit(RunStarted(run_id=cfg.run_id, domain=cfg.domain, agent=cfg.agent, levels=cfg.levels,
+        self._emit(RunStarted(run_id=cfg.run_id, domain=cfg.domain, direction=self.domain.direction,
+                              agent=cfg.agent, levels=cfg.levels,
                               seed=cfg.seed, iterations=cfg.iterations))
         self._checkpoint(force_durable=True)
 

@@ -1,0 +1,91 @@
+"""`evolve report RUN_DIR`: a summary table on the terminal and a PNG of metric vs iteration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from engine.analysis import TraceSummary, summarize
+from engine.errors import RunDirError
+from engine.run_store import RunStore
+
+PLOT_FILE = "metric.png"
+
+
+def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSummary, Path]:
+    console = console or Console()
+    store = RunStore.open(run_dir)
+    config = store.config()
+    events = store.events()
+    started = next((e for e in events if getattr(e, "kind", "") == "run_started"), None)
+    if started is None:
+        raise RunDirError(f"run {run_dir} has no trials yet", f"continue it with `evolve resume {run_dir}`")
+    summary = summarize(events, started.direction)  # type: ignore[union-attr]
+    console.print(_table(summary, config.run_id, config.domain, config.agent, ",".join(config.levels)))
+    best = summary.best
+    if best is not None:
+        console.print("best params: " + ", ".join(f"{k}={v!r}" for k, v in best.params.items()))
+    plot = plot_run(summary, run_dir / "plots" / PLOT_FILE, title=config.run_id)
+    console.print(f"plot: {plot}")
+    return summary, plot
+
+
+def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str) -> Table:
+    table = Table(title=f"run {run_id}", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    counts = s.status_counts()
+    rows = [
+        ("domain", domain), ("agent", agent), ("levels", levels),
+        ("status", s.finished.status if s.finished else "not finished (resumable)"),
+        ("trials", f"{len(s.trials)} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"),
+        ("kept", str(len(s.accepted_steps))),
+        ("baseline", _fmt(s.baseline_value)),
+        ("best", _fmt(s.best.value if s.best else None)),
+        ("change vs baseline", _fmt(s.improvement, signed=True)),
+        ("repeated proposals", f"{s.repetition_rate:.0%}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def plot_run(s: TraceSummary, out: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    xs = list(range(len(s.trials)))
+    ok = [(x, t.value) for x, t in zip(xs, s.trials, strict=True) if t.value is not None]
+    kept = [(x, t.value) for x, t in zip(xs, s.trials, strict=True) if t.step in s.accepted_steps
+            and t.value is not None]
+    if ok:
+        ax.scatter(*zip(*ok, strict=True), s=14, color="#9aa5b1", label="trial", zorder=2)
+    if kept:
+        ax.scatter(*zip(*kept, strict=True), s=30, color="#2f9e44", label="kept", zorder=3)
+    best = [(x, b) for x, b in zip(xs, s.best_so_far, strict=True) if b is not None]
+    if best:
+        ax.step(*zip(*best, strict=True), where="post", color="#1c7ed6", label="best so far", zorder=4)
+    failed = [x for x, t in zip(xs, s.trials, strict=True) if t.status != "ok"]
+    for x in failed:
+        ax.axvline(x, color="#fa5252", alpha=0.25, lw=1)
+    ax.set_xlabel("trial (step)")
+    ax.set_ylabel("metric")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.6g}" if signed else f"{value:.6g}"

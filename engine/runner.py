@@ -1,0 +1,92 @@
+"""Start or resume a run: validate everything first, then create the run directory and loop."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import structlog
+
+from domains.base import Domain
+from engine.agents.factory import build_agent
+from engine.config import RunConfig
+from engine.errors import RunDirError
+from engine.logging_setup import close_logging, configure_logging
+from engine.loop import InnerLoop, LoopOutcome
+from engine.progress import RunProgress
+from engine.run_store import RunStore
+
+LOG_FILE = "log.jsonl"
+
+
+def default_run_id(domain: str, seed: int) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", Path(domain.split(":", 1)[-1]).stem or domain).strip("-")
+    return f"{slug[:40] or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}-s{seed}"
+
+
+def load_domain_for(config: RunConfig) -> Domain:
+    from domains.registry import DomainOptions, load_domain
+
+    return load_domain(config.domain, DomainOptions.model_validate(config.domain_options))
+
+
+def start_run(config: RunConfig, run_dir: Path, *, progress: bool = True) -> LoopOutcome:
+    domain = load_domain_for(config)  # bad input fails here, before anything is written
+    store = RunStore.create(run_dir, config)
+    agent = build_agent(config, run_dir)
+    loop = InnerLoop(store, config, domain, agent)
+    with _run_logging(run_dir):
+        loop.start()
+        return _drive(loop, store, progress)
+
+
+def resume_run(run_dir: Path, *, progress: bool = True) -> LoopOutcome:
+    store = RunStore.open(run_dir)
+    config = store.config()
+    checkpoint = store.load_checkpoint()
+    if checkpoint is not None and checkpoint.status != "running":
+        raise RunDirError(f"run {run_dir} already ended ({checkpoint.status}, {checkpoint.steps_done} steps)",
+                          f"see its results with `evolve report {run_dir}`; start a new run to go further")
+    domain = load_domain_for(config)
+    loop = InnerLoop(store, config, domain, build_agent(config, run_dir))
+    with _run_logging(run_dir):
+        loop.resume()
+        return _drive(loop, store, progress)
+
+
+def _drive(loop: InnerLoop, store: RunStore, progress: bool) -> LoopOutcome:
+    with _terminate_as_interrupt(), RunProgress(loop.config.total_steps, loop.state.steps_done,
+                                                label=loop.config.run_id, enabled=progress) as bar:
+        loop.on_step = bar.update
+        try:
+            return loop.run()
+        finally:
+            store.close()
+
+
+@contextmanager
+def _run_logging(run_dir: Path) -> Iterator[None]:
+    configure_logging(run_dir / LOG_FILE)
+    try:
+        yield
+    finally:
+        structlog.get_logger("engine").info("session_end")
+        close_logging()
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C: the checkpoint on disk is always consistent, so just stop."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
