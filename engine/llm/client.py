@@ -1,0 +1,194 @@
+"""LLMClient: structured (JSON, pydantic-validated) exchanges with accounting, a budget and a cassette."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from engine.errors import BudgetExceeded, EvolveError
+from engine.llm.cassette import CassetteEntry, ChatRequest
+from engine.llm.prompts import render_prompt
+from engine.llm.tape import Tape
+
+T = TypeVar("T", bound=BaseModel)
+Check = Callable[[Any], list[str]]
+
+log = structlog.get_logger(__name__)
+
+_SHOWN_CHARS = 600  # how much of a bad answer an error message quotes
+
+
+class InvalidLLMOutput(EvolveError):
+    """The model's answer stayed unusable after the repair round."""
+
+
+class Accounting(BaseModel):
+    """Running totals; saved in checkpoints so a resumed run keeps counting (and budgeting)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, entry: CassetteEntry) -> Accounting:
+        return Accounting(
+            calls=self.calls + 1,
+            prompt_tokens=self.prompt_tokens + entry.usage.prompt_tokens,
+            completion_tokens=self.completion_tokens + entry.usage.completion_tokens,
+            cost_usd=self.cost_usd + entry.cost_usd,
+        )
+
+
+class LLMClient:
+    """One per run, shared by every level, so the cassette numbers all exchanges in one sequence."""
+
+    def __init__(
+        self,
+        tape: Tape,
+        *,
+        model: str,
+        max_cost_usd: float | None = None,
+        temperature: float | None = 0.7,
+        max_tokens: int | None = None,
+    ) -> None:
+        self.tape = tape
+        self.model = model
+        self.max_cost_usd = max_cost_usd
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.totals = Accounting()
+
+    # -- raw exchange -------------------------------------------------------------------------------
+
+    def chat(self, messages: Sequence[dict[str, str]], purpose: str, *, json_mode: bool = False) -> str:
+        """Send one exchange (or serve it from the cassette) and return the model's text."""
+        if self.max_cost_usd is not None and self.totals.cost_usd >= self.max_cost_usd:
+            raise BudgetExceeded(
+                f"LLM budget spent: ${self.totals.cost_usd:.4f} of --max-cost ${self.max_cost_usd:.4f} "
+                f"after {self.totals.calls} calls; stopped before the next {purpose!r} call",
+                "resume the run with a larger --max-cost, or continue with --agent offline",
+            )
+        request = ChatRequest(
+            model=self.model,
+            messages=tuple(dict(m) for m in messages),
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            json_mode=json_mode,
+        )
+        entry, origin = self.tape.exchange(self.totals.calls + 1, purpose, request)
+        self.totals = self.totals.add(entry)
+        log.info(
+            "llm_call",
+            seq=entry.seq,
+            purpose=purpose,
+            origin=origin,
+            model=self.model,
+            prompt_tokens=entry.usage.prompt_tokens,
+            completion_tokens=entry.usage.completion_tokens,
+            cost_usd=round(entry.cost_usd, 6),
+            total_cost_usd=round(self.totals.cost_usd, 6),
+            latency_s=round(entry.latency_s, 3),
+            attempts=entry.attempts,
+        )
+        return entry.response
+
+    # -- structured exchange ------------------------------------------------------------------------
+
+    def complete_json(
+        self,
+        messages: Sequence[dict[str, str]],
+        schema: type[T],
+        purpose: str,
+        check: Callable[[T], list[str]] | None = None,
+    ) -> T:
+        """Ask for one JSON object matching schema; one repair round on invalid output.
+
+        `check` adds the caller's own rules (e.g. parameter ranges): it returns the problems with a
+        schema-valid answer, [] when it is usable. The repair round lists the exact problems.
+        """
+        asked = with_json_instruction(messages, schema)
+        text = self.chat(asked, purpose, json_mode=True)
+        answer, problems = parse_answer(text, schema, check)
+        if answer is not None:
+            return answer
+        log.warning("llm_repair", purpose=purpose, problems=problems)
+        repair = [
+            *asked,
+            {"role": "assistant", "content": text},
+            {"role": "user", "content": render_prompt("repair", problems=_bullets(problems)).strip()},
+        ]
+        text = self.chat(repair, f"{purpose}/repair", json_mode=True)
+        answer, problems = parse_answer(text, schema, check)
+        if answer is not None:
+            return answer
+        shown = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…"
+        raise InvalidLLMOutput(
+            f"the model's {purpose!r} answer was still invalid after one repair round: "
+            f"{'; '.join(problems)}. It returned: {shown!r}",
+            "try a stronger --model, or use --agent offline",
+        )
+
+    # -- checkpointing ------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.totals.model_dump()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the totals and rewind the cassette to the checkpoint's exchange count."""
+        self.totals = Accounting.model_validate(state)
+        self.tape.rewind(self.totals.calls)
+
+
+def with_json_instruction(messages: Sequence[dict[str, str]], schema: type[BaseModel]) -> list[dict[str, str]]:
+    """Append the JSON-only instruction and the schema to the last user message."""
+    out = [dict(m) for m in messages]
+    schema_text = json.dumps(schema.model_json_schema(), separators=(",", ":"), sort_keys=True)
+    instruction = render_prompt("json_instruction", schema=schema_text).strip()
+    for message in reversed(out):
+        if message.get("role") == "user":
+            message["content"] = f"{message['content']}\n\n{instruction}"
+            break
+    else:
+        out.append({"role": "user", "content": instruction})
+    return out
+
+
+def parse_answer(text: str, schema: type[T], check: Callable[[T], list[str]] | None) -> tuple[T | None, list[str]]:
+    try:
+        data = _load_json(text)
+    except ValueError as exc:
+        return None, [f"the reply is not valid JSON ({exc})"]
+    if not isinstance(data, dict):
+        return None, [f"the reply must be a JSON object, got {type(data).__name__}"]
+    try:
+        answer = schema.model_validate(data)
+    except ValidationError as exc:
+        return None, [_describe(err) for err in exc.errors()]
+    problems = check(answer) if check else []
+    return (None, problems) if problems else (answer, [])
+
+
+def _load_json(text: str) -> Any:
+    """Parse a reply, tolerating code fences or a sentence around the object."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        start, end = text.find("{"), text.rfind("}")
+        if not 0 <= start < end:
+            raise
+        return json.loads(text[start : end + 1])
+
+
+def _describe(err: Any) -> str:
+    where = ".".join(str(x) for x in err.get("loc", ())) or "answer"
+    return f"{where}: {err.get('msg', 'invalid')}"
+
+
+def _bullets(problems: list[str]) -> str:
+    return "\n".join(f"- {p}" for p in problems)
