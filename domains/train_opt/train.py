@@ -71,6 +71,8 @@ class Block(nn.Module):
     def __init__(self, window: int | None) -> None:
         super().__init__()
         self.n_head = max(1, EMBED_DIM // HEAD_DIM)
+        while EMBED_DIM % self.n_head:  # heads must split the width evenly
+            self.n_head -= 1
         self.window = window
         self.norm1 = nn.LayerNorm(EMBED_DIM)
         self.qkv = nn.Linear(EMBED_DIM, 3 * EMBED_DIM)

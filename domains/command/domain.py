@@ -1,0 +1,135 @@
+"""The command domain: any program, parameters in, a regex-parsed metric out."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from domains.command.spec import CommandSpec, load_spec
+from domains.options import DomainOptions
+from domains.process import ProcessOutcome, run_captured
+from domains.spacefile import load_space_file
+from engine.errors import SpaceError, UsageError
+from engine.models import TrialResult
+from engine.space import Scalar, SearchSpace
+
+ENV_PREFIX = "EVOLVE_PARAM_"
+_PYTHON_WORDS = ("python", "python3")
+_TAIL_CHARS = 1500
+
+
+def render_value(value: Scalar) -> str:
+    """A parameter as program text: floats at full precision, booleans as true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class CommandDomain:
+    """Runs the spec's command once per trial in its own process group, output logged to
+    trial_dir/command.log. The seed is passed as EVOLVE_SEED and the trial folder as
+    EVOLVE_TRIAL_DIR; parameters as --name value arguments or EVOLVE_PARAM_<NAME> variables.
+    """
+
+    def __init__(self, spec_path: Path, options: DomainOptions | None = None) -> None:
+        self._options = options or DomainOptions()
+        self._spec_path = Path(spec_path).resolve()
+        self._spec: CommandSpec = load_spec(self._spec_path)
+        self._sha256 = hashlib.sha256(self._spec_path.read_bytes()).hexdigest()
+        self.name = f"command:{self._spec_path.name}"
+        self.direction = self._spec.direction
+        if self._options.space_file is not None:
+            self.space = load_space_file(self._options.space_file)
+        else:
+            self.space = SearchSpace.from_dict(self._spec.space, source=f"{self._spec_path} (space)")
+        self._timeout_s = self._options.trial_timeout_s or self._spec.timeout_s
+        self._cwd = (self._spec_path.parent / (self._spec.cwd or ".")).resolve()
+        if not self._cwd.is_dir():
+            raise UsageError(f"{self._spec_path}: cwd {self._cwd} is not a directory",
+                             "set cwd to an existing folder (relative paths start at the spec's folder)")
+        self._program = self._resolve_program()
+
+    def _resolve_program(self) -> str:
+        first = self._spec.command[0]
+        if first in _PYTHON_WORDS:
+            return self._options.python or sys.executable
+        if os.sep in first:
+            candidate = self._cwd / first
+            if candidate.is_file():
+                return str(candidate)
+        elif shutil.which(first):
+            return first
+        raise UsageError(f"{self._spec_path}: program {first!r} not found (looked on PATH and in {self._cwd})",
+                         "name an installed program or a file path relative to cwd")
+
+    def argv(self, params: dict[str, Scalar]) -> list[str]:
+        argv = [self._program, *self._spec.command[1:]]
+        if self._spec.param_style == "args":
+            for name, value in params.items():
+                argv += [f"--{name}", render_value(value)]
+        return argv
+
+    def run_trial(self, params: dict[str, Scalar], trial_dir: Path, seed: int) -> TrialResult:
+        try:
+            clean = self.space.validate_params(params)
+        except SpaceError as exc:
+            return TrialResult(status="invalid", message=exc.problem)
+        trial_dir = Path(trial_dir)
+        trial_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self._spec.env, "EVOLVE_SEED": str(seed),
+               "EVOLVE_TRIAL_DIR": str(trial_dir.resolve()), "PYTHONUNBUFFERED": "1"}
+        if self._spec.param_style == "env":
+            env.update({ENV_PREFIX + name.upper(): render_value(v) for name, v in clean.items()})
+        try:
+            outcome = run_captured(self.argv(clean), cwd=self._cwd, env=env, timeout_s=self._timeout_s,
+                                   log_path=trial_dir / "command.log", max_log_bytes=self._options.max_log_bytes)
+        except OSError as exc:
+            raise UsageError(f"cannot start {self._program}: {exc.strerror or exc}",
+                             f"fix the command in {self._spec_path}") from None
+        return self._result(outcome)
+
+    def _result(self, outcome: ProcessOutcome) -> TrialResult:
+        tail = outcome.tail(_TAIL_CHARS)
+        duration = outcome.duration_s
+        if outcome.timed_out:
+            return TrialResult(status="timeout", duration_s=duration,
+                               message=f"no exit within {self._timeout_s:g} s; output tail:\n{tail}")
+        if outcome.returncode != 0:
+            return TrialResult(status="crashed", duration_s=duration,
+                               message=f"exited with status {outcome.returncode}; output tail:\n{tail}")
+        matches = list(self._spec.pattern.finditer(outcome.output))
+        if not matches:
+            return TrialResult(status="failed", duration_s=duration,
+                               message=f"metric_regex {self._spec.metric_regex!r} found nothing; "
+                                       f"output tail:\n{tail}")
+        text = matches[-1].group(1)
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            return TrialResult(status="failed", duration_s=duration,
+                               message=f"the metric text {text!r} is not a number")
+        if not math.isfinite(value):
+            return TrialResult(status="failed", duration_s=duration, message=f"the metric is {value}")
+        return TrialResult(status="ok", value=value, duration_s=duration)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": "command",
+            "name": self.name,
+            "source": str(self._spec_path),
+            "sha256": self._sha256,
+            "command": list(self._spec.command),
+            "cwd": str(self._cwd),
+            "direction": self.direction,
+            "metric_regex": self._spec.metric_regex,
+            "param_style": self._spec.param_style,
+            "space": self.space.to_dict(),
+            "trial_timeout_s": self._timeout_s,
+        }

@@ -1,0 +1,45 @@
+"""Turn a --domain spec string into a loaded Domain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from domains.base import Domain
+from domains.command import CommandDomain
+from domains.function import FunctionDomain, builtin_names, builtin_summary, load_builtin, load_objective_file
+from domains.options import DomainOptions
+from domains.train_opt import SHIPPED_TRAIN_PY, TrainOptDomain
+from engine.errors import UsageError
+
+_FORMS = (
+    ("function:NAME", "a built-in benchmark objective (see below)"),
+    ("function:PATH.py", "your objective file: SPACE, DIRECTION, def objective(params) -> float"),
+    ("train_opt", "the shipped small byte-level GPT (CPU, seconds per trial), metric val_bpb"),
+    ("train_opt:PATH/train.py", "your train.py with upper-case constants (e.g. Karpathy's autoresearch)"),
+    ("command:PATH.json", "any program: command, space, metric_regex, ... in a JSON spec"),
+)
+
+
+def list_domains() -> list[tuple[str, str]]:
+    """(spec form, one-line summary) pairs for help text, built-in objectives included."""
+    builtins = [(f"function:{name}", builtin_summary(name)) for name in builtin_names()]
+    return [*_FORMS, *builtins]
+
+
+def load_domain(spec: str, options: DomainOptions | None = None) -> Domain:
+    """Load the domain a spec names; UsageError (exit 2) for anything malformed."""
+    options = options or DomainOptions()
+    kind, _, arg = spec.strip().partition(":")
+    if kind == "function" and arg:
+        if arg in builtin_names():
+            return FunctionDomain(load_builtin(arg), options)
+        if arg.endswith(".py") or "/" in arg or Path(arg).exists():
+            return FunctionDomain(load_objective_file(Path(arg)), options)
+        raise UsageError(f"--domain {spec}: {arg!r} is neither a built-in objective nor a .py file",
+                         f"built-ins: {', '.join(builtin_names())}; or pass a path ending in .py")
+    if kind == "train_opt":
+        return TrainOptDomain(Path(arg) if arg else SHIPPED_TRAIN_PY, options)
+    if kind == "command" and arg:
+        return CommandDomain(Path(arg), options)
+    raise UsageError(f"unknown domain {spec!r}",
+                     "use one of: " + ", ".join(form for form, _ in _FORMS))
