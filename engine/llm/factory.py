@@ -82,6 +82,9 @@ def _replay_client(
         )
     tape = Tape(live=None, recorder=recorder, source=source)
     return LLMClient(
-        tape, model=first.model, max_cost_usd=max_cost_usd, temperature=first.temperature,
+        tape,
+        model=first.model,
+        max_cost_usd=max_cost_usd,
+        temperature=first.temperature,
         max_tokens=first.max_tokens,
     )

@@ -24,11 +24,15 @@ class ProviderPreset(BaseModel):
 
 PRESETS: dict[str, ProviderPreset] = {
     "openai": ProviderPreset(
-        name="openai", base_url="https://api.openai.com/v1", api_key_env="OPENAI_API_KEY",
+        name="openai",
+        base_url="https://api.openai.com/v1",
+        api_key_env="OPENAI_API_KEY",
         default_model="gpt-4.1-mini",
     ),
     "deepseek": ProviderPreset(
-        name="deepseek", base_url="https://api.deepseek.com", api_key_env="DEEPSEEK_API_KEY",
+        name="deepseek",
+        base_url="https://api.deepseek.com",
+        api_key_env="DEEPSEEK_API_KEY",
         default_model="deepseek-chat",
     ),
 }
@@ -69,7 +73,7 @@ def resolve_endpoint(
     url = base_url or (preset.base_url if preset else None)
     if url is None:
         raise UsageError("no LLM endpoint given", "pass --provider openai|deepseek or --base-url URL")
-    name = preset.name if preset else "custom"
+    name = preset.name if preset else (provider or "custom")
     if preset is not None:
         chosen_model = model or preset.default_model
     elif model:
@@ -79,7 +83,11 @@ def resolve_endpoint(
     key_env = api_key_env or (preset.api_key_env if preset else CUSTOM_KEY_ENV)
     key = lookup_key(key_env, env=env, cwd=cwd)
     return Endpoint(
-        provider=name, base_url=url, model=chosen_model, api_key_env=key_env, api_key=key,
+        provider=name,
+        base_url=url,
+        model=chosen_model,
+        api_key_env=key_env,
+        api_key=key,
         json_mode=preset.json_mode if preset else True,
     )
 
@@ -97,15 +105,16 @@ def lookup_key(name: str, *, env: Mapping[str, str] | None = None, cwd: Path | N
 
 
 def _preset(provider: str | None, base_url: str | None) -> ProviderPreset | None:
-    if provider is None or provider == "custom":
-        if base_url is None and provider is None:
-            return PRESETS["openai"]
+    """The named preset; None for a custom endpoint (any other name, given with --base-url)."""
+    if provider is None and base_url is None:
+        return PRESETS["openai"]
+    if provider is None or (provider not in PRESETS and base_url is not None):
         return None
     try:
         return PRESETS[provider]
     except KeyError:
         raise UsageError(
             f"unknown LLM provider {provider!r}",
-            f"use one of {', '.join(PRESETS)}, or --base-url URL --api-key-env VAR for any "
-            "OpenAI-compatible endpoint",
+            f"use one of {', '.join(PRESETS)}, or name any OpenAI-compatible endpoint with "
+            "--base-url URL --model NAME --api-key-env VAR",
         ) from None

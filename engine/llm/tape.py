@@ -47,6 +47,7 @@ class Tape:
         self.price = price
         self._pending: list[CassetteEntry] = []
         self._recorded_total = 0
+        self._recorder_len = 0
         self.rewind(0)
 
     @property
@@ -64,19 +65,18 @@ class Tape:
         return self.source.path.resolve() == self.recorder.path.resolve()
 
     def rewind(self, calls_made: int) -> None:
-        """Position the tape after exchange `calls_made` (0 for a new run, k when resuming)."""
+        """Position the tape after exchange `calls_made` (0 for a new run, k when resuming).
+
+        Nothing is deleted here: a recorded future is dropped only when this run records a different
+        exchange in its place (see _record), so rewinding twice, or to 0 first, is harmless.
+        """
         own = self.recorder.drop_torn_tail() if self.recorder is not None else []
-        if self._source_is_recorder():
-            recorded = own
-        else:
-            recorded = self.source.read() if self.source is not None else []
-            if self.recorder is not None and len(own) > calls_made:
-                self.recorder.truncate(calls_made)
+        self._recorder_len = len(own)
+        recorded = own if self._source_is_recorder() else self.source.read() if self.source else []
         if len(recorded) < calls_made:
             if self.replaying:
                 raise EvolveError(
-                    f"the recorded cassette holds {len(recorded)} exchanges but the checkpoint counts "
-                    f"{calls_made}",
+                    f"the recorded cassette holds {len(recorded)} exchanges but the checkpoint counts {calls_made}",
                     "replay from the run directory whose cassette this checkpoint belongs to",
                 )
             log.warning("cassette_shorter_than_checkpoint", recorded=len(recorded), calls_made=calls_made)
@@ -85,14 +85,24 @@ class Tape:
         if self._pending:
             log.info("cassette_pending", first=self._pending[0].seq, count=len(self._pending))
 
+    def _record(self, entry: CassetteEntry) -> None:
+        if self.recorder is None:
+            return
+        if self._recorder_len >= entry.seq:
+            # The cassette holds exchanges from before a crash that this run does not repeat.
+            log.warning("cassette_truncated", kept=entry.seq - 1, dropped=self._recorder_len - entry.seq + 1)
+            self.recorder.truncate(entry.seq - 1)
+        self.recorder.append(entry)
+        self._recorder_len = entry.seq
+
     def exchange(self, seq: int, purpose: str, request: ChatRequest) -> tuple[CassetteEntry, Origin]:
         digest = request.digest(purpose)
         if self._pending:
             entry = self._pending[0]
             if entry.seq == seq and entry.request_hash == digest:
                 self._pending.pop(0)
-                if self.recorder is not None and not self._source_is_recorder():
-                    self.recorder.append(entry)
+                if not self._source_is_recorder():
+                    self._record(entry)
                 return entry, "cassette"
             if self.replaying:
                 raise EvolveError(
@@ -103,8 +113,6 @@ class Tape:
                 )
             log.warning("cassette_diverged_going_live", seq=seq, dropped=len(self._pending))
             self._pending = []
-            if self.recorder is not None:
-                self.recorder.truncate(seq - 1)
         elif self.live is None:
             raise EvolveError(
                 f"replay ran out of recorded exchanges: exchange {seq} was asked for, the cassette holds "
@@ -129,6 +137,5 @@ class Tape:
             attempts=reply.attempts,
             recorded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
-        if self.recorder is not None:
-            self.recorder.append(entry)
+        self._record(entry)
         return entry, "live"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TEST_PRICE, ClientFactory
 from fake_openai import FakeOpenAI, Reply
+from llm_support import TEST_PRICE, ClientFactory
 from pydantic import BaseModel
 
 from engine.errors import BudgetExceeded, EvolveError
@@ -81,9 +81,7 @@ def test_invalid_json_is_repaired_in_one_round(fake: FakeOpenAI, make_client: Cl
     assert purposes == ["test", "test/repair"]
 
 
-def test_schema_mismatch_is_repaired_with_the_validation_error(
-    fake: FakeOpenAI, make_client: ClientFactory
-) -> None:
+def test_schema_mismatch_is_repaired_with_the_validation_error(fake: FakeOpenAI, make_client: ClientFactory) -> None:
     fake.script(Reply.json({"x": "many"}), GOOD)
     assert ask(make_client()).label == "ok"
     problems = fake.requests[1]["messages"][-1]["content"]
@@ -96,9 +94,7 @@ def test_json_wrapped_in_a_code_fence_is_accepted(fake: FakeOpenAI, make_client:
     assert len(fake.requests) == 1
 
 
-def test_a_failed_repair_raises_and_quotes_what_the_model_said(
-    fake: FakeOpenAI, make_client: ClientFactory
-) -> None:
+def test_a_failed_repair_raises_and_quotes_what_the_model_said(fake: FakeOpenAI, make_client: ClientFactory) -> None:
     fake.script(Reply(content="nope"), Reply(content="still not json"))
     with pytest.raises(InvalidLLMOutput, match="after one repair round") as err:
         ask(make_client())
@@ -111,7 +107,9 @@ def test_a_caller_check_drives_the_repair_round(fake: FakeOpenAI, make_client: C
     fake.script(Reply.json({"x": 99, "label": "a"}), GOOD)
     client = make_client()
     answer = client.complete_json(
-        [{"role": "user", "content": "x below 10"}], Answer, "test",
+        [{"role": "user", "content": "x below 10"}],
+        Answer,
+        "test",
         check=lambda a: [f"x={a.x} is not below 10"] if a.x >= 10 else [],
     )
     assert answer.x == 3

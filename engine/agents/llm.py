@@ -1,0 +1,97 @@
+"""The `llm` proposer: asks a language model for the next point, validated against the space.
+
+`--agent replay:RUN_DIR` is the same agent over a client built with replay_from (no network).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.errors import SpaceError
+from engine.llm.client import LLMClient
+from engine.llm.factory import build_llm_client
+from engine.llm.prompts import prompt_messages
+from engine.llm.summary import format_config, format_hints, format_history, format_params, format_space, format_usage
+from engine.models import Proposal, SearchContext
+from engine.space import Scalar
+
+__all__ = ["LLMAgent", "ProposalAnswer", "build_llm_client"]
+
+
+class ProposalAnswer(BaseModel):
+    """The JSON the model answers with: the parameters it changes (or all of them) and why."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    params: dict[str, Scalar]
+    rationale: str = ""
+
+
+class LLMAgent:
+    name = "llm"
+
+    def __init__(self, client: LLMClient, *, history_limit: int = 20, purpose: str = "propose") -> None:
+        self.client = client
+        self.history_limit = history_limit
+        self.purpose = purpose
+        self.proposals = 0
+
+    def messages(self, ctx: SearchContext) -> list[dict[str, str]]:
+        base = _base_point(ctx)
+        incumbent = (
+            f"{format_params(base)} -> value {ctx.incumbent.value:.6g} (iteration {ctx.incumbent.iteration})"
+            if ctx.incumbent is not None and ctx.incumbent.value is not None
+            else f"none yet; the defaults are {format_params(base)}"
+        )
+        return prompt_messages(
+            "propose_system",
+            "propose",
+            iteration=ctx.iteration,
+            direction=ctx.direction,
+            space=format_space(ctx.space, ctx.config.frozen),
+            incumbent=incumbent,
+            trial_count=len(ctx.history),
+            history=format_history(ctx.history, ctx.space, self.history_limit),
+            usage=format_usage(ctx.history, ctx.space),
+            config=format_config(ctx.config),
+            hints=format_hints(ctx.hints),
+        )
+
+    def propose(self, ctx: SearchContext) -> Proposal:
+        base = _base_point(ctx)
+
+        def problems(answer: ProposalAnswer) -> list[str]:
+            return _problems(ctx, base, answer.params)
+
+        answer = self.client.complete_json(self.messages(ctx), ProposalAnswer, self.purpose, check=problems)
+        self.proposals += 1
+        params = ctx.space.complete(answer.params, base)
+        return Proposal(params=params, rationale=answer.rationale.strip(), source="llm")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"proposals": self.proposals, "client": self.client.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.proposals = int(state.get("proposals", 0))
+        if "client" in state:
+            self.client.load_state_dict(state["client"])
+
+
+def _base_point(ctx: SearchContext) -> dict[str, Scalar]:
+    return dict(ctx.incumbent.params) if ctx.incumbent is not None else ctx.space.defaults()
+
+
+def _problems(ctx: SearchContext, base: dict[str, Scalar], params: dict[str, Scalar]) -> list[str]:
+    if not params:
+        return ['"params" is empty: give at least one parameter to change']
+    try:
+        merged = ctx.space.complete(params, base)
+    except SpaceError as exc:
+        return [exc.problem]
+    return [
+        f"{name} is frozen and must stay {base[name]!r} (you gave {merged[name]!r})"
+        for name in ctx.config.frozen
+        if name in merged and merged[name] != base[name]
+    ]
