@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -63,11 +64,17 @@ class LLMClient:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.totals = Accounting()
+        # Exchanges are numbered in one sequence; concurrent callers are served one at a time.
+        self._lock = threading.Lock()
 
     # -- raw exchange -------------------------------------------------------------------------------
 
     def chat(self, messages: Sequence[dict[str, str]], purpose: str, *, json_mode: bool = False) -> str:
         """Send one exchange (or serve it from the cassette) and return the model's text."""
+        with self._lock:
+            return self._chat(messages, purpose, json_mode)
+
+    def _chat(self, messages: Sequence[dict[str, str]], purpose: str, json_mode: bool) -> str:
         if self.max_cost_usd is not None and self.totals.cost_usd >= self.max_cost_usd:
             raise BudgetExceeded(
                 f"LLM budget spent: ${self.totals.cost_usd:.4f} of --max-cost ${self.max_cost_usd:.4f} "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import structlog
+
 from engine.errors import RunDirError, UsageError
 from engine.llm.cassette import CASSETTE_NAME, Cassette
 from engine.llm.client import LLMClient
@@ -14,6 +16,8 @@ from engine.llm.tape import Tape
 from engine.llm.transport import OpenAITransport, RetryPolicy
 
 DEFAULT_TEMPERATURE = 0.7
+
+log = structlog.get_logger(__name__)
 
 
 def build_llm_client(
@@ -50,6 +54,8 @@ def build_llm_client(
             f"no price is known for model {endpoint.model!r}, so --max-cost cannot be enforced",
             "give its price with --price IN,OUT (USD per million input/output tokens)",
         )
+    if model_price is None:
+        log.warning("llm_price_unknown", model=endpoint.model, note="costs are counted as 0; pass a price")
     tape = Tape(
         live=OpenAITransport(endpoint, timeout_s=timeout_s, retry=retry),
         recorder=recorder,
