@@ -1,0 +1,12 @@
+"""Static gate for mechanism source: a RestrictedPython policy applied at compile time only.
+
+`check_source(data, filename=..., policy=GatePolicy.default())` returns a `GateReport`; when
+`report.ok` is false, `report.to_text()` lists one violation a line with its line number and fix.
+The source is never imported or run here.
+"""
+
+from sandbox.gate.check import check_source
+from sandbox.gate.models import GatePolicy, GateReport, Violation
+from sandbox.gate.rules import DEFAULT_ALLOWED_IMPORTS, HOOKS
+
+__all__ = ["DEFAULT_ALLOWED_IMPORTS", "HOOKS", "GatePolicy", "GateReport", "Violation", "check_source"]

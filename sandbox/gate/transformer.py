@@ -1,0 +1,362 @@
+"""The RestrictedPython policy the gate applies at compile time.
+
+The transformed tree is thrown away: the mechanism later runs unmodified inside a container, so
+this class only *finds* violations. It relaxes RestrictedPython for ordinary class code (private
+names and `self._state`, augmented assignment of attributes and items, `super().__init__()`,
+annotated assignments, dunder method definitions from an allowlist) and tightens it where the
+escapes are (any reference to a forbidden builtin, module traversal, format-string traversal,
+private attributes off anything but `self`/`cls`, modules used as values, an import allowlist).
+Node types RestrictedPython does not know stay rejected by its `generic_visit` (fail closed).
+"""
+
+from __future__ import annotations
+
+import ast
+import string
+
+from RestrictedPython.transformer import RestrictingNodeTransformer
+
+from sandbox.gate.models import GatePolicy, Violation
+from sandbox.gate.rules import (
+    ALLOWED_DUNDER_ATTRIBUTES,
+    ALLOWED_DUNDER_METHODS,
+    ALLOWED_DUNDER_STORES,
+    DANGEROUS_ATTRIBUTES,
+    FORBIDDEN_BUILTINS,
+    FORMAT_ATTRIBUTES,
+    FRAME_ATTRIBUTES,
+    SELF_NAMES,
+    is_dangerous_module,
+    is_dunder,
+)
+
+_UNSUPPORTED_FIX = {
+    "Match": "use if/elif instead of match",
+    "TryStar": "use a plain try/except instead of except*",
+    "Nonlocal": "keep the value on self instead of using nonlocal",
+    "AsyncFunctionDef": "hooks are synchronous; use a plain def",
+    "AsyncFor": "hooks are synchronous; use a plain for loop",
+    "AsyncWith": "hooks are synchronous; use a plain with block",
+    "Await": "hooks are synchronous; remove await",
+}
+
+
+def import_aliases(tree: ast.AST) -> set[str]:
+    """Names bound to whole modules by `import x` / `import x.y` / `import x as y`, anywhere."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names.add(alias.asname or alias.name.split(".")[0])
+    return names
+
+
+def _format_fields_are_plain(text: str) -> bool:
+    """True when every replacement field of a str.format template is a bare index or name."""
+    pending = [text]
+    while pending:
+        for _literal, field_name, spec, _conv in string.Formatter().parse(pending.pop()):
+            if field_name is None:
+                continue
+            if field_name and not (field_name.isdigit() or field_name.isidentifier()):
+                return False
+            if spec and "{" in spec:
+                pending.append(spec)
+    return True
+
+
+class MechanismPolicy(RestrictingNodeTransformer):
+    def __init__(self, policy: GatePolicy, module_aliases: set[str]) -> None:
+        super().__init__()
+        self.policy = policy
+        self.module_aliases = module_aliases
+        self.violations: list[Violation] = []
+        self._attribute_bases: set[int] = set()
+        self._scopes: list[str] = ["module"]
+
+    # -- reporting ---------------------------------------------------------------------------
+
+    def report(self, node: ast.AST, rule: str, message: str) -> None:
+        self.violations.append(
+            Violation(
+                line=getattr(node, "lineno", None),
+                col=getattr(node, "col_offset", None),
+                rule=rule,
+                message=message,
+            )
+        )
+
+    def error(self, node: ast.AST, info: str) -> None:
+        # Errors raised by RestrictedPython's own visitors.
+        self.report(node, "restricted", f"{info} Rewrite it with plain statements.")
+
+    def warn(self, node: ast.AST, info: str) -> None:
+        return None
+
+    def not_allowed(self, node: ast.AST) -> None:
+        kind = type(node).__name__
+        fix = _UNSUPPORTED_FIX.get(kind, "rewrite it with ordinary statements")
+        self.report(node, "syntax", f"{kind} is not allowed in a mechanism; {fix}")
+
+    # -- names -------------------------------------------------------------------------------
+
+    def check_name(self, node: ast.AST, name: str | None, allow_magic_methods: bool = False) -> None:
+        """Names bound by parameters, `except ... as`, imports and definitions."""
+        if name is None:
+            return
+        if is_dunder(name):
+            self.report(
+                node,
+                "dunder",
+                f"the name {name!r} is not allowed (dunder names reach interpreter internals); use an ordinary name",
+            )
+        elif name in FORBIDDEN_BUILTINS:
+            self.report(node, "forbidden-name", f"{name!r} may not be rebound or shadowed; pick another name")
+        elif name in SELF_NAMES:
+            self.report(
+                node, "self-rebind", f"{name!r} may only name the first parameter of a method; pick another name"
+            )
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        name = node.id
+        if name in FORBIDDEN_BUILTINS:
+            self.report(
+                node,
+                "forbidden-name",
+                f"{name!r} is not allowed, not even as an alias or argument (no dynamic code, attribute "
+                "lookup by string, files, terminal or interpreter introspection); write the logic directly "
+                "with ordinary attribute access and the ctx object",
+            )
+        elif is_dunder(name) and not (isinstance(node.ctx, ast.Store) and name in ALLOWED_DUNDER_STORES):
+            fix = "remove the `if __name__ == ...` block" if name == "__name__" else "use an ordinary name"
+            self.report(
+                node, "dunder", f"the name {name!r} is not allowed (dunder names reach interpreter internals); {fix}"
+            )
+        elif name in SELF_NAMES and not isinstance(node.ctx, ast.Load):
+            self.report(node, "self-rebind", f"{name!r} may not be reassigned or deleted; use another name")
+        elif name in self.module_aliases and isinstance(node.ctx, ast.Load) and id(node) not in self._attribute_bases:
+            self.report(
+                node,
+                "module-value",
+                f"module {name!r} is used as a value; use its members directly (e.g. {name}.something(...)) "
+                "instead of storing or passing the module",
+            )
+        return node
+
+    # -- attributes --------------------------------------------------------------------------
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        attr = node.attr
+        if isinstance(node.value, ast.Name):
+            self._attribute_bases.add(id(node.value))
+        if is_dunder(attr):
+            if attr not in ALLOWED_DUNDER_ATTRIBUTES:
+                self.report(
+                    node,
+                    "dunder",
+                    f"attribute {attr!r} is not allowed (only '__init__' may be used, as in "
+                    "super().__init__()); use isinstance(), type() comparisons or ordinary attributes",
+                )
+        elif attr.startswith("_") and not (isinstance(node.value, ast.Name) and node.value.id in SELF_NAMES):
+            self.report(
+                node,
+                "private",
+                f"private attribute {attr!r} may only be used directly on self or cls (self.{attr}); "
+                "make it public or add a method that returns it",
+            )
+        if is_dangerous_module(attr):
+            self.report(
+                node,
+                "attribute",
+                f"attribute {attr!r} reaches a module that touches the host (files, processes, network or "
+                "introspection); a mechanism may only compute with its inputs — remove it",
+            )
+        elif attr in FRAME_ATTRIBUTES:
+            self.report(
+                node,
+                "frame",
+                f"attribute {attr!r} walks interpreter frames, code or tracebacks and is not allowed; "
+                "remove it (hooks get everything they need through ctx)",
+            )
+        elif attr in DANGEROUS_ATTRIBUTES:
+            self.report(
+                node,
+                "attribute",
+                f"attribute {attr!r} is not allowed (files, code objects, dynamic evaluation or lookup by "
+                "string); keep state in memory and use ordinary attribute access",
+            )
+        elif attr in FORMAT_ATTRIBUTES:
+            self.report(
+                node, "format", f"{attr!r} resolves fields by attribute lookup at run time; use an f-string instead"
+            )
+        elif attr == "format":
+            self._check_format_receiver(node)
+        return self.node_contents_visit(node)
+
+    def _check_format_receiver(self, node: ast.Attribute) -> None:
+        receiver = node.value
+        if not (isinstance(receiver, ast.Constant) and isinstance(receiver.value, str)):
+            self.report(
+                node,
+                "format",
+                "'.format' is only allowed on a string literal (the template could reach attributes "
+                "through '{0.__class__}'-style fields); use an f-string instead",
+            )
+            return
+        try:
+            plain = _format_fields_are_plain(receiver.value)
+        except ValueError:
+            plain = False
+        if not plain:
+            self.report(
+                node,
+                "format",
+                "format fields may only be positions or names ('{0}', '{x:.3f}'), not attribute or item "
+                "lookups like '{0.attr}' or '{0[key]}'; use an f-string instead",
+            )
+
+    # -- relaxed statements ------------------------------------------------------------------
+
+    def visit_Module(self, node: ast.Module) -> ast.AST:
+        return self.node_contents_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        # RestrictedPython only flags calls to exec/eval; visit_Name flags every reference.
+        return self.node_contents_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        # `self._n += 1` and `counts[k] += 1` are ordinary; targets are checked like any other.
+        return self.node_contents_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        return self.node_contents_visit(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        self.check_name(node, node.name)
+        for keyword in node.keywords:
+            self.report(
+                node,
+                "syntax",
+                f"class keyword {keyword.arg or '**'}= is not allowed (metaclasses "
+                "and class hooks run code at definition time); remove it",
+            )
+        self._scopes.append("class")
+        try:
+            return self.node_contents_visit(node)
+        finally:
+            self._scopes.pop()
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        in_class = self._scopes[-1] == "class"
+        if is_dunder(node.name) and not (in_class and node.name in ALLOWED_DUNDER_METHODS):
+            allowed = ", ".join(sorted(ALLOWED_DUNDER_METHODS))
+            self.report(
+                node,
+                "dunder",
+                f"defining {node.name!r} is not allowed (allowed inside a class: "
+                f"{allowed}); use an ordinary method name",
+            )
+        self._check_parameters(node, method=in_class)
+        self._scopes.append("function")
+        try:
+            return self.node_contents_visit(node)
+        finally:
+            self._scopes.pop()
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        self._check_parameters(node, method=False)
+        return self.node_contents_visit(node)
+
+    def _check_parameters(self, node: ast.FunctionDef | ast.Lambda, method: bool) -> None:
+        args = node.args
+        positional = [*args.posonlyargs, *args.args]
+        every = [*positional, *args.kwonlyargs, *(a for a in (args.vararg, args.kwarg) if a is not None)]
+        first_is_bare = len(args.defaults) < len(positional)
+        for arg in every:
+            if arg.arg in SELF_NAMES:
+                if not (method and positional and arg is positional[0] and first_is_bare):
+                    self.report(
+                        node,
+                        "self-rebind",
+                        f"{arg.arg!r} may only name the first parameter of a "
+                        "method (without a default); rename this parameter",
+                    )
+            elif is_dunder(arg.arg):
+                self.check_name(node, arg.arg)
+
+    # -- imports -----------------------------------------------------------------------------
+
+    def _allowed_list(self) -> str:
+        return ", ".join(self.policy.allowed_imports)
+
+    def _check_module_path(self, node: ast.AST, module: str) -> bool:
+        parts = module.split(".")
+        if parts[0] == "__future__" and len(parts) == 1:
+            return "__future__" in self.policy.allowed_imports
+        for part in parts:
+            if part.startswith("_") or is_dangerous_module(part):
+                why = (
+                    "private module"
+                    if part.startswith("_") and not is_dangerous_module(part)
+                    else ("reaches files, processes, the network or the interpreter")
+                )
+                self.report(
+                    node,
+                    "import",
+                    f"import of {module!r} is not allowed ({why}; allowed: "
+                    f"{self._allowed_list()}); do the work with the allowed modules",
+                )
+                return False
+        if not self.policy.allows_import(module):
+            self.report(
+                node,
+                "import",
+                f"import of {module!r} is not allowed (allowed: {self._allowed_list()}); rewrite it with "
+                "the allowed modules, or ask the user to add it to the gate policy",
+            )
+            return False
+        return True
+
+    def visit_Import(self, node: ast.Import) -> ast.AST:
+        for alias in node.names:
+            if self._check_module_path(node, alias.name) and alias.asname:
+                self.check_name(node, alias.asname)
+        return node
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
+        if node.level:
+            self.report(
+                node,
+                "import",
+                "relative imports are not allowed (a mechanism is a single module); "
+                f"import only from: {self._allowed_list()}",
+            )
+            return node
+        module = node.module or ""
+        if not self._check_module_path(node, module):
+            return node
+        for alias in node.names:
+            name = alias.name
+            if name == "*":
+                self.report(
+                    node, "import", f"'from {module} import *' is not allowed; import the names you use explicitly"
+                )
+            elif module == "__future__":
+                continue
+            elif (
+                name.startswith("_")
+                or is_dangerous_module(name)
+                or name in DANGEROUS_ATTRIBUTES
+                or name in FRAME_ATTRIBUTES
+                or name in FORMAT_ATTRIBUTES
+                or name in FORBIDDEN_BUILTINS
+            ):
+                self.report(
+                    node,
+                    "import",
+                    f"importing {name!r} from {module!r} is not allowed (private, or it "
+                    "reaches files, code or the host); compute with its public math instead",
+                )
+            if alias.asname:
+                self.check_name(node, alias.asname)
+        return node
