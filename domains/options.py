@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.errors import UsageError
 
 
 class DomainOptions(BaseModel):
@@ -32,3 +35,15 @@ class DomainOptions(BaseModel):
     noise_sd: float = Field(default=0.0, ge=0)
     num_threads: int | None = Field(default=None, ge=1)
     max_log_bytes: int = Field(default=2_000_000, ge=4096)
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any]) -> DomainOptions:
+        """Validate options read from a config file or flags; UsageError naming each bad one."""
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise UsageError(f"invalid domain options: {problems}",
+                             f"valid options: {', '.join(cls.model_fields)}") from None
