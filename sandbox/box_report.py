@@ -1,0 +1,52 @@
+"""The host's decision about one smoke test, and how it reads to a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from sandbox.verdict import BoxStatus, HarnessVerdict
+
+
+class BoxReport(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: BoxStatus
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    device: str = ""
+    image: str = ""
+    container: str = ""
+    exit_code: int | None = None
+    oom_killed: bool = False
+    timed_out: bool = False
+    duration_s: float = 0.0
+    sha256: str = ""
+    verdict: HarnessVerdict | None = None
+    ignored_output: tuple[str, ...] = ()  # why marker lines in the output were not taken as a verdict
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "PASSED"
+
+    @property
+    def output_head(self) -> str:
+        return self.verdict.output.head if self.verdict else ""
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_text(self) -> str:
+        lines = [f"box: {self.status}  ({self.device}; {self.duration_s:.2f} s; image {self.image})"]
+        lines += [f"  reason: {r}" for r in self.reasons]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        if self.verdict is not None:
+            mech = self.verdict.mechanism
+            if mech.class_:
+                lines.append(f"  mechanism: {mech.name} (class {mech.class_}; hooks: {', '.join(mech.hooks)})")
+            for hook, t in self.verdict.hooks.items():
+                lines.append(f"  {hook:<16} {t.calls:>4} calls  mean {t.mean_ms:8.2f} ms  max {t.max_ms:8.2f} ms")
+            if self.verdict.output.bytes:
+                lines.append(f"  mechanism output: {self.verdict.output.bytes} bytes (excerpt kept)")
+        return "\n".join(lines)

@@ -1,0 +1,145 @@
+"""No container outlives its engine: labels, a registry, signal-time cleanup and an orphan sweep.
+
+Every container carries the owning engine's identity (host, pid and the pid's start time, so a
+recycled pid is not mistaken for a live owner). The sweep removes only containers whose owner is
+gone, so two engines sharing a Docker daemon never remove each other's containers.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import socket
+import threading
+from types import FrameType
+from typing import Any
+
+import docker
+from docker.errors import DockerException, NotFound
+
+LABEL_OWNER = "bilevel-evolve.owner"
+LABEL_HOST = "bilevel-evolve.host"
+LABEL_PID = "bilevel-evolve.pid"
+LABEL_PID_START = "bilevel-evolve.pid-start"
+LABEL_KIND = "bilevel-evolve.kind"
+OWNER_VALUE = "bilevel-evolve"
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _pid_start(pid: int) -> str:
+    """The kernel's start time of pid (clock ticks since boot), '' when the pid does not exist."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_labels(kind: str) -> dict[str, str]:
+    pid = os.getpid()
+    return {
+        LABEL_OWNER: OWNER_VALUE, LABEL_HOST: socket.gethostname(), LABEL_PID: str(pid),
+        LABEL_PID_START: _pid_start(pid), LABEL_KIND: kind,
+    }
+
+
+def owner_alive(labels: dict[str, str]) -> bool:
+    """Is the engine that created a container with these labels still running? Unknown means yes."""
+    if labels.get(LABEL_HOST) != socket.gethostname():
+        return True  # another machine's engine: not ours to judge
+    try:
+        pid = int(labels.get(LABEL_PID, ""))
+    except ValueError:
+        return False
+    start = _pid_start(pid)
+    return bool(start) and start == labels.get(LABEL_PID_START, start)
+
+
+def sweep_orphans(client: docker.DockerClient) -> list[str]:
+    """Remove our-labelled containers whose owning engine is dead; returns their names."""
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}={OWNER_VALUE}"}):
+        if owner_alive(container.labels):
+            continue
+        with contextlib.suppress(NotFound):
+            container.remove(force=True)
+            removed.append(container.name)
+    return removed
+
+
+class Registry:
+    """Containers this process owns right now; removed on SIGINT/SIGTERM/SIGHUP and at exit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: set[str] = set()
+        self._installed = False
+        self._previous: dict[int, Any] = {}
+
+    def add(self, container_id: str) -> None:
+        with self._lock:
+            self._ids.add(container_id)
+        self._install()
+
+    def discard(self, container_id: str) -> None:
+        with self._lock:
+            self._ids.discard(container_id)
+
+    def live(self) -> set[str]:
+        with self._lock:
+            return set(self._ids)
+
+    def remove_all(self) -> None:
+        ids = self.live()
+        if not ids:
+            return
+        try:  # a fresh client: the interrupted thread may be inside a call on the shared one
+            client = docker.from_env(timeout=10)
+        except DockerException:
+            return
+        try:
+            for cid in ids:
+                with contextlib.suppress(DockerException):
+                    client.api.remove_container(cid, force=True)
+                self.discard(cid)
+        finally:
+            client.close()
+
+    def _install(self) -> None:
+        if self._installed or threading.current_thread() is not threading.main_thread():
+            return
+        self._installed = True
+        atexit.register(self.remove_all)
+        for sig in HANDLED_SIGNALS:
+            self._previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.remove_all()
+        previous = self._previous.get(signum)
+        if callable(previous):
+            previous(signum, frame)  # e.g. Python's SIGINT handler raises KeyboardInterrupt
+        elif previous == signal.SIG_IGN:
+            return
+        else:  # SIG_DFL: die of the signal, as the user asked
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+
+REGISTRY = Registry()
+
+
+_sweep_lock = threading.Lock()
+_swept: set[str] = set()
+
+
+def sweep_once(client: docker.DockerClient) -> None:
+    """Sweep orphans before this process's first container on an engine (the start-up sweep)."""
+    key = str(client.api.base_url)
+    with _sweep_lock:
+        if key in _swept:
+            return
+        _swept.add(key)
+    sweep_orphans(client)
