@@ -89,12 +89,16 @@ def run_captured(
 
     Raises OSError when the program cannot be started at all (a set-up error, not a bad trial).
     """
-    log = _CappedLog(log_path, max_log_bytes)
     start = time.monotonic()
     proc = subprocess.Popen(
         argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, start_new_session=True,
     )
+    try:
+        log = _CappedLog(log_path, max_log_bytes)
+    except OSError:
+        _kill_group(proc)
+        raise
     assert proc.stdout is not None
     reader = threading.Thread(target=_pump, args=(proc.stdout, log), daemon=True)
     reader.start()
@@ -107,8 +111,13 @@ def run_captured(
     finally:
         if proc.poll() is None:  # interrupted (e.g. KeyboardInterrupt): leave no orphans
             _kill_group(proc)
+    # Background children the trial left behind in its group die with it.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
     # A grandchild that left the process group could hold the pipe open: do not wait forever.
     reader.join(timeout=_KILL_GRACE_S)
+    if not reader.is_alive():
+        proc.stdout.close()
     duration = time.monotonic() - start
     output = log.close()
     return ProcessOutcome(

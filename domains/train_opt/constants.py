@@ -98,7 +98,7 @@ def current_value(binding: Binding, constants: dict[str, Constant]) -> ConstValu
 
 def render_literal(value: Any) -> str:
     """A Python literal for a validated scalar; anything else is refused."""
-    if isinstance(value, bool) or (isinstance(value, int) and not isinstance(value, bool)):
+    if isinstance(value, int):  # bool included: True and False are literals too
         return repr(value)
     if isinstance(value, float):
         if not math.isfinite(value):

@@ -34,6 +34,10 @@ BENCH = textwrap.dedent("""\
         sys.exit(0)
     if mode == "flood":
         sys.stdout.write("y" * 200_000 + "\\n")
+    if mode == "daemon":
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        open(os.environ["PID_FILE"], "w").write(str(child.pid))
     if mode == "hang":
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         open(os.environ["PID_FILE"], "w").write(str(child.pid))
@@ -97,6 +101,25 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child)
+
+
+def test_children_left_running_after_a_normal_exit_are_killed(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    spec = make_spec(tmp_path, env={"MODE": "daemon", "PID_FILE": str(pid_file)})
+    result = load_domain(f"command:{spec}").run_trial({"x": 1.0, "name": "a"}, tmp_path / "trial", seed=0)
+    assert result.status == "ok"
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def test_a_program_that_cannot_be_executed_is_a_usage_error(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path, command=["./bench.py"])  # not executable: no exec bit
+    domain = load_domain(f"command:{spec}")
+    with pytest.raises(UsageError, match="cannot start"):
+        domain.run_trial({"x": 1.0, "name": "a"}, tmp_path / "trial", seed=0)
 
 
 def _alive(pid: int) -> bool:
