@@ -1,0 +1,185 @@
+"""`index.sqlite`: the mechanism table, parent edges and the append-only event log (WAL mode).
+
+Writers take SQLite's write lock with BEGIN IMMEDIATE and hold it across the object rename, so two
+processes sharing one archive serialize their adds; readers never block. Triggers refuse UPDATE and
+DELETE: history is append-only, nothing prunes lineage.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EvolveError, UsageError
+from mechanism_archive.models import FORMAT_VERSION, ArchiveEvent, RecordFile
+
+INDEX_FILE = "index.sqlite"
+BUSY_TIMEOUT_MS = 60_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mechanisms (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, class_name TEXT NOT NULL, origin TEXT NOT NULL,
+    created TEXT NOT NULL, run_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS edges (
+    child TEXT NOT NULL REFERENCES mechanisms(id), position INTEGER NOT NULL,
+    parent TEXT NOT NULL REFERENCES mechanisms(id), PRIMARY KEY (child, position));
+CREATE INDEX IF NOT EXISTS edges_by_parent ON edges(parent);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL,
+    mechanism_id TEXT NOT NULL REFERENCES mechanisms(id), run_id TEXT NOT NULL, kind TEXT NOT NULL,
+    status TEXT, reason TEXT NOT NULL DEFAULT '', payload TEXT NOT NULL, key TEXT UNIQUE);
+CREATE INDEX IF NOT EXISTS events_by_mechanism ON events(mechanism_id, seq);
+"""
+_APPEND_ONLY = ("mechanisms", "edges", "events")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Index:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise EvolveError(f"the archive index {path} cannot be opened: {exc}",
+                              "restore index.sqlite from a backup (the objects/ directory holds the data)") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > FORMAT_VERSION:
+            raise newer_format(self.path, version)
+        if version == FORMAT_VERSION:
+            return
+        with self.write() as conn:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == FORMAT_VERSION:
+                return  # another process created it while we waited for the lock
+            for statement in [*_SCHEMA.split(";\n"), *_triggers()]:
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+
+    # ---- transactions -------------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction: holds the archive's single write lock until commit."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: several queries see one consistent state."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
+    # ---- writes (inside `write()`) ------------------------------------------------------------
+    @staticmethod
+    def insert_mechanism(conn: sqlite3.Connection, record: RecordFile) -> None:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO mechanisms (id, name, class_name, origin, created, run_id) VALUES (?,?,?,?,?,?)",
+            (record.id, record.name, record.class_name, record.origin, record.created, record.run_id))
+        if cur.rowcount:
+            conn.executemany("INSERT INTO edges (child, position, parent) VALUES (?,?,?)",
+                             [(record.id, i, p) for i, p in enumerate(record.parents)])
+
+    @staticmethod
+    def insert_event(conn: sqlite3.Connection, *, mechanism_id: str, run_id: str, kind: str,
+                     status: str | None = None, reason: str = "", payload: dict[str, Any] | None = None,
+                     key: str | None = None) -> int | None:
+        """Append an event; return its seq, or None when an event with the same key already exists."""
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO events (ts, mechanism_id, run_id, kind, status, reason, payload, key) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (now_iso(), mechanism_id, run_id, kind, status, reason,
+             json.dumps(payload or {}, allow_nan=False, sort_keys=True), key))
+        return cur.lastrowid if cur.rowcount else None
+
+    # ---- reads --------------------------------------------------------------------------------
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def ids_with_prefix(self, prefix: str) -> list[str]:
+        rows = self.query("SELECT id FROM mechanisms WHERE substr(id, 1, ?) = ? ORDER BY rowid LIMIT 11",
+                          (len(prefix), prefix))
+        return [r["id"] for r in rows]
+
+    def has(self, mechanism_id: str) -> bool:
+        return bool(self.query("SELECT 1 FROM mechanisms WHERE id = ?", (mechanism_id,)))
+
+    def events(self, mechanism_id: str | None = None, run_id: str | None = None) -> list[ArchiveEvent]:
+        sql, params = "SELECT * FROM events WHERE 1=1", []
+        if mechanism_id is not None:
+            sql, params = sql + " AND mechanism_id = ?", [*params, mechanism_id]
+        if run_id is not None:
+            sql, params = sql + " AND run_id = ?", [*params, run_id]
+        return [event_from_row(r) for r in self.query(sql + " ORDER BY seq", tuple(params))]
+
+    def parents_map(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        for r in self.query("SELECT child, parent FROM edges ORDER BY child, position"):
+            out.setdefault(r["child"], []).append(r["parent"])
+        return {k: tuple(v) for k, v in out.items()}
+
+
+def event_from_row(row: sqlite3.Row) -> ArchiveEvent:
+    try:
+        return ArchiveEvent(seq=row["seq"], ts=row["ts"], mechanism_id=row["mechanism_id"], run_id=row["run_id"],
+                            kind=row["kind"], status=row["status"], reason=row["reason"],
+                            payload=json.loads(row["payload"]))
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError too
+        raise EvolveError(f"archive event #{row['seq']} is corrupted: {str(exc).splitlines()[0]}",
+                          "run `evolve archive verify` to list every problem") from None
+
+
+def parse_payload(raw: str, mechanism_id: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise EvolveError(f"an event payload of mechanism {mechanism_id[:12]} is corrupted",
+                          "run `evolve archive verify` to list every problem")
+    return data
+
+
+def newer_format(where: Path, version: int) -> UsageError:
+    return UsageError(
+        f"archive {where} was written by a newer Bilevel Evolve (format {version}; this version reads "
+        f"format {FORMAT_VERSION})", "upgrade Bilevel Evolve, or pass another --archive directory")
+
+
+def _triggers() -> list[str]:
+    return [f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, 'the archive is append-only'); END"
+            for table in _APPEND_ONLY for op in ("UPDATE", "DELETE")]

@@ -1,0 +1,177 @@
+"""Typed, frozen records at the archive's boundary: what is stored, what callers read back."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.errors import UsageError
+
+FORMAT_VERSION = 1
+MIN_PREFIX = 6
+MAX_SOURCE_BYTES = 1 << 20  # a sanity cap: the gate enforces the real 64 KiB limit and may reject bigger ones
+
+Status = Literal["accepted", "rejected-static", "rejected-smoke", "rolled-back", "dead"]
+Origin = Literal["offline-recipe", "llm", "user"]
+EventKind = Literal["archived", "status", "effect", "hook_stats"]
+STATUSES: tuple[str, ...] = get_args(Status)
+ORIGINS: tuple[str, ...] = get_args(Origin)
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RecordFile(_Frozen):
+    """`record.json`: the immutable description of a mechanism's first archival."""
+
+    format_version: int = FORMAT_VERSION
+    id: str
+    source_sha256: str
+    source_bytes: int
+    name: str
+    class_name: str
+    origin: Origin
+    parents: tuple[str, ...] = ()
+    created: str
+    run_id: str
+    status: Status
+    reason: str = ""
+    session: dict[str, Any] = Field(default_factory=dict)
+
+
+class ArchiveEvent(_Frozen):
+    """One row of the append-only event log."""
+
+    seq: int
+    ts: str
+    mechanism_id: str
+    run_id: str
+    kind: EventKind
+    status: Status | None = None
+    reason: str = ""
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class MechanismSummary(_Frozen):
+    """One line of `archive list`: identity plus the latest status and effect."""
+
+    id: str
+    name: str
+    class_name: str
+    origin: Origin
+    parents: tuple[str, ...]
+    created: str
+    first_run: str
+    status: Status
+    status_run: str
+    reason: str = ""
+    effect: dict[str, Any] | None = None
+    effect_run: str | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def effect_delta(self) -> float | None:
+        delta = (self.effect or {}).get("delta")
+        return float(delta) if isinstance(delta, int | float) and not isinstance(delta, bool) else None
+
+
+class MechanismRecord(_Frozen):
+    """Everything about one mechanism: the stored record, its reports, source and full history."""
+
+    summary: MechanismSummary
+    record: RecordFile
+    source: str
+    gate_report: dict[str, Any] | None = None
+    box_report: dict[str, Any] | None = None
+    history: tuple[ArchiveEvent, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.summary.id
+
+    @property
+    def name(self) -> str:
+        return self.summary.name
+
+    @property
+    def status(self) -> Status:
+        return self.summary.status
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        return self.summary.parents
+
+    def status_by_run(self) -> dict[str, Status]:
+        """The latest status of this mechanism in each run that touched it, in first-touched order."""
+        out: dict[str, Status] = {}
+        for event in self.history:
+            if event.status is not None:
+                out[event.run_id] = event.status
+        return out
+
+    def effects(self) -> dict[str, dict[str, Any]]:
+        """The latest measured effect per run."""
+        return {e.run_id: e.payload for e in self.history if e.kind == "effect"}
+
+    def hook_stats(self) -> dict[str, dict[str, Any]]:
+        """The latest hook statistics per run."""
+        return {e.run_id: e.payload for e in self.history if e.kind == "hook_stats"}
+
+
+class Lineage(_Frozen):
+    """A mechanism's ancestors and descendants with the edges among them (a DAG: several parents allowed)."""
+
+    focus: str
+    ancestors: tuple[str, ...]
+    descendants: tuple[str, ...]
+    nodes: dict[str, MechanismSummary]
+    parents: dict[str, tuple[str, ...]]
+    children: dict[str, tuple[str, ...]]
+
+
+class VerifyProblem(_Frozen):
+    kind: str
+    detail: str
+    mechanism_id: str | None = None
+
+    def render(self) -> str:
+        where = f"{self.mechanism_id[:12]}: " if self.mechanism_id else ""
+        return f"[{self.kind}] {where}{self.detail}"
+
+
+class VerifyReport(_Frozen):
+    mechanisms: int
+    events: int
+    problems: tuple[VerifyProblem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def json_safe(value: Any, where: str = "value") -> Any:
+    """A strict-JSON copy of value: non-finite floats become None, tuples lists; anything else is bad input."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, BaseModel):
+        return json_safe(value.model_dump(mode="json"), where)
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise UsageError(f"{where} has a non-string key {key!r}", "use string keys (JSON objects)")
+            out[key] = json_safe(item, f"{where}.{key}")
+        return out
+    if isinstance(value, list | tuple):
+        return [json_safe(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise UsageError(f"{where} is a {type(value).__name__}, which JSON cannot hold",
+                     "pass only dicts, lists, strings, numbers, booleans and None")
