@@ -33,3 +33,8 @@ class RunDirError(UsageError):
 
 class BudgetExceeded(EvolveError):
     """The LLM cost budget (--max-cost) is spent; the run stops cleanly and stays resumable."""
+
+
+class InvalidAgentOutput(EvolveError):
+    """A proposer's answer stayed unusable (e.g. an LLM reply that is still not valid JSON after the
+    repair round). The loop records the step as an invalid proposal and goes on."""

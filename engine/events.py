@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from engine.models import Direction, SearchConfig, TrialStatus
+from engine.models import Direction, Hints, SearchConfig, TrialStatus
 from engine.space import Scalar
 
 
@@ -68,6 +68,8 @@ class DecisionMade(_Event):
     value: float | None
     incumbent_value: float | None
     best_value: float | None
+    incumbent_step: int | None = None
+    overridden_by: str | None = None
 
 
 class NoiseFloorMeasured(_Event):
@@ -86,6 +88,68 @@ class ConfigChanged(_Event):
     source: str
 
 
+class HookCalled(_Event):
+    """One hook call of an active mechanism: its inputs beyond ctx, its answer, and whether it
+    changed what the loop would otherwise have done. Replay re-runs exactly these calls."""
+
+    kind: Literal["hook"] = "hook"
+    step: int
+    iteration: int
+    mechanism: str
+    hook: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    changed: bool = False
+    ms: float = 0.0
+
+
+class HintsGiven(_Event):
+    kind: Literal["hints"] = "hints"
+    step: int
+    iteration: int
+    hints: Hints
+
+
+class ResearchSessionEvent(_Event):
+    kind: Literal["research_session"] = "research_session"
+    step: int
+    iteration: int
+    session_id: str
+    source: str
+    diagnosis: dict[str, Any]
+    hypotheses: tuple[dict[str, Any], ...]
+    chosen: str
+    candidates: tuple[dict[str, Any], ...]
+
+
+class MechanismInjected(_Event):
+    kind: Literal["injection"] = "injection"
+    step: int
+    iteration: int
+    mechanism: str
+    name: str
+    active: tuple[str, ...]
+
+
+class MechanismRolledBack(_Event):
+    kind: Literal["rollback"] = "rollback"
+    step: int
+    iteration: int
+    mechanism: str
+    name: str
+    status: str
+    reason: str
+    active: tuple[str, ...]
+
+
+class EffectMeasured(_Event):
+    kind: Literal["effect"] = "effect"
+    step: int
+    iteration: int
+    mechanism: str
+    effect: dict[str, Any]
+
+
 class RunFinished(_Event):
     kind: Literal["run_finished"] = "run_finished"
     status: Literal["completed", "budget_exhausted", "interrupted"]
@@ -97,7 +161,8 @@ class RunFinished(_Event):
 
 Event = Annotated[
     RunStarted | RunResumed | ProposalMade | TrialFinished | DecisionMade | NoiseFloorMeasured
-    | ConfigChanged | RunFinished,
+    | ConfigChanged | HookCalled | HintsGiven | ResearchSessionEvent | MechanismInjected
+    | MechanismRolledBack | EffectMeasured | RunFinished,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

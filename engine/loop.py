@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import shutil
 import statistics
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import structlog
 
@@ -18,6 +18,7 @@ from engine.errors import RunDirError, SpaceError
 from engine.events import (
     DecisionMade,
     Event,
+    MechanismRolledBack,
     NoiseFloorMeasured,
     ProposalMade,
     RunFinished,
@@ -25,7 +26,10 @@ from engine.events import (
     RunStarted,
     TrialFinished,
 )
+from engine.mechanisms.active_set import ActiveMechanism, MechanismSet
+from engine.mechanisms.host import HookFailure
 from engine.models import Proposal, SearchConfig, SearchContext, TrialRecord, TrialResult
+from engine.outer import OuterController
 from engine.run_store import Checkpoint, RunStore
 
 log = structlog.get_logger("engine.loop")
@@ -61,15 +65,24 @@ class LoopOutcome:
 
 class InnerLoop:
     def __init__(self, store: RunStore, config: RunConfig, domain: Domain, agent: Agent,
-                 on_step: StepCallback | None = None) -> None:
+                 on_step: StepCallback | None = None, *, mechanisms: MechanismSet | None = None,
+                 outer: Sequence[OuterController] = (),
+                 mechanism_source: Callable[[str], bytes] | None = None) -> None:
         self.store = store
         self.config = config
         self.domain = domain
         self.agent = agent
         self.on_step = on_step
+        self.mechanisms = mechanisms
+        self.outer = list(outer)
+        self.mechanism_source = mechanism_source
         self.state = LoopState()
         self._recovered: dict[int, TrialFinished] = {}
+        self._outer_done_step = -1
+        self._step_now = 0
         self._log = log.bind(run_id=config.run_id)
+        if mechanisms is not None:
+            mechanisms.on_rollback = self._rolled_back
 
     # ---- start / resume ---------------------------------------------------------------------
     def start(self) -> None:
@@ -88,6 +101,7 @@ class InnerLoop:
         kept, tail = self.store.rewind_trace(checkpoint.trace_lines)
         self.state = _rebuild_state(kept, checkpoint)
         self.agent.load_state_dict(checkpoint.agent_state)
+        self._restore_outer(checkpoint.extra)
         self._recovered = {e.step: e for e in tail if isinstance(e, TrialFinished) and not e.recovered
                            and e.step >= checkpoint.steps_done}
         self._emit(RunResumed(step=checkpoint.steps_done, discarded_events=len(tail),
@@ -106,6 +120,8 @@ class InnerLoop:
         return self.finish("completed")
 
     def finish(self, status: str) -> LoopOutcome:
+        for controller in self.outer:
+            controller.on_finish(self)
         best = self.state.best
         self._emit(RunFinished(status=status, steps=self.state.steps_done,  # type: ignore[arg-type]
                                best_value=best.value if best else None,
@@ -123,18 +139,51 @@ class InnerLoop:
         cfg = self.config
         baseline = step < cfg.baseline_steps
         iteration = 0 if baseline else step - cfg.baseline_steps + 1
+        self._step_now = step
+        if not baseline and self.outer and self._outer_done_step < step:
+            for controller in self.outer:
+                controller.before_step(self, step, iteration)
+            self._outer_done_step = step
+            self._checkpoint()
+        mechs = self._live_mechanisms(baseline)
+        ctx = self.context(iteration, step)
+        rejection = None
         if baseline:
             proposal = Proposal(params=self.domain.space.defaults(), source="baseline",
                                 rationale="baseline: the space's defaults")
         else:
-            proposal = self.agent.propose(self.context(iteration, step))
-        params, result = self._evaluate(step, iteration, proposal)
-        self._decide(step, iteration, params, result, proposal.source, baseline)
+            if mechs:
+                ctx = replace(ctx, hints=mechs.guide(ctx, step))
+            proposal = self.agent.propose(ctx)
+            if mechs:
+                proposal = mechs.propose(ctx, proposal, step)
+                proposal, rejection = mechs.review(ctx, proposal, step)
+        params, result = self._evaluate(step, iteration, proposal, rejection)
+        record = self._decide(step, iteration, params, result, proposal.source, baseline, ctx, mechs)
         self.state.steps_done = step + 1
+        for controller in self.outer:
+            controller.after_step(self, step, record)
         self._checkpoint()
-        return self.state.history[-1]
+        return record
 
-    def _evaluate(self, step: int, iteration: int, proposal: Proposal) -> tuple[dict, TrialResult]:
+    def _live_mechanisms(self, baseline: bool) -> MechanismSet | None:
+        m = self.mechanisms
+        if baseline or m is None or not m.active or not self.state.search_config.mechanisms_enabled:
+            return None
+        return m
+
+    def _rolled_back(self, mech: ActiveMechanism, failure: HookFailure) -> None:
+        step = self._step_now
+        iteration = max(0, step - self.config.baseline_steps + 1)
+        self._log.warning("mechanism_rolled_back", mechanism=mech.name, hook=failure.hook, reason=failure.reason)
+        self._emit(MechanismRolledBack(step=step, iteration=iteration, mechanism=mech.id, name=mech.name,
+                                       status="rolled-back", reason=f"hook {failure.hook} {failure.kind}: "
+                                       f"{failure.reason}", active=self.mechanisms.ids() if self.mechanisms else ()))
+        for controller in self.outer:
+            controller.on_rollback(self, mech, failure, step)
+
+    def _evaluate(self, step: int, iteration: int, proposal: Proposal,
+                  rejection: str | None = None) -> tuple[dict, TrialResult]:
         space = self.domain.space
         try:
             params = space.validate_params(proposal.params)
@@ -147,6 +196,10 @@ class InnerLoop:
             return {}, result
         self._emit(ProposalMade(step=step, iteration=iteration, params=params, source=proposal.source,
                                 rationale=proposal.rationale))
+        if rejection is not None:  # a mechanism vetoed it on review: nothing runs
+            result = TrialResult(status="rejected", message=rejection)
+            self._emit_trial(step, iteration, params, result, proposal.source)
+            return params, result
         recovered = self._recovered.pop(step, None)
         if recovered is not None and recovered.params == params:
             result = TrialResult(status=recovered.status, value=recovered.value,
@@ -172,7 +225,7 @@ class InnerLoop:
                                  message=result.message, metrics=result.metrics, recovered=recovered))
 
     def _decide(self, step: int, iteration: int, params: dict, result: TrialResult, source: str,
-                baseline: bool) -> None:
+                baseline: bool, ctx: SearchContext, mechs: MechanismSet | None) -> TrialRecord:
         s = self.state
         rule = AcceptanceRule(self.domain.direction, s.noise_floor)
         accepted, reason = rule.judge(result.value, result.status, s.incumbent)
@@ -180,17 +233,25 @@ class InnerLoop:
             accepted, reason = s.incumbent is None, "baseline"
         record = TrialRecord(iteration=iteration, params=params, status=result.status, value=result.value,
                              accepted=accepted, source=source, duration_s=result.duration_s)
+        overridden_by = None
+        if mechs:
+            mechs.observe(ctx, record, step)
+            final, overridden_by = mechs.accept(ctx, record, step)
+            if overridden_by:
+                reason = f"{'kept' if final else 'discarded'} by mechanism {overridden_by} ({reason})"
+                record = record.model_copy(update={"accepted": final})
         s.history.append(record)
-        if accepted:
+        if record.accepted:
             s.incumbent = record
         if baseline and step == self.config.baseline_steps - 1 and self.config.acceptance == "noise-aware":
             self._set_noise_floor()
-        self._emit(DecisionMade(step=step, iteration=iteration, accepted=accepted, reason=reason,
-                                value=result.value,
-                                incumbent_value=s.incumbent.value if s.incumbent else None,
-                                best_value=s.best.value if s.best else None))
+        self._emit(DecisionMade(step=step, iteration=iteration, accepted=record.accepted, reason=reason,
+                                value=result.value, incumbent_value=s.incumbent.value if s.incumbent else None,
+                                best_value=s.best.value if s.best else None,
+                                incumbent_step=_index_of(s.history, s.incumbent), overridden_by=overridden_by))
         self._log.info("trial", step=step, iteration=iteration, status=result.status, value=result.value,
-                       accepted=accepted, reason=reason)
+                       accepted=record.accepted, reason=reason)
+        return record
 
     def _set_noise_floor(self) -> None:
         s = self.state
@@ -207,11 +268,34 @@ class InnerLoop:
     def _checkpoint(self, status: str = "running", force_durable: bool = False) -> None:
         s = self.state
         incumbent_step = _index_of(s.history, s.incumbent)
+        extra: dict = {"outer_done_step": self._outer_done_step,
+                       "controllers": {c.name: c.state_dict() for c in self.outer}}
+        if self.mechanisms is not None:
+            states = self.mechanisms.states()
+            extra["mechanisms"] = [m.to_json() for m in self.mechanisms.active]
+            extra["mechanism_states"] = states
         self.store.save_checkpoint(
             Checkpoint(steps_done=s.steps_done, trace_lines=self.store.trace_lines, status=status,
                        incumbent_step=incumbent_step, noise_floor=s.noise_floor,
-                       search_config=s.search_config, agent_state=self.agent.state_dict()),
+                       search_config=s.search_config, agent_state=self.agent.state_dict(), extra=extra),
             force_durable=force_durable)
+
+    def _restore_outer(self, extra: dict) -> None:
+        """Bring back the controllers' state and the active mechanism set exactly as checkpointed."""
+        self._outer_done_step = int(extra.get("outer_done_step", -1))
+        states = extra.get("controllers", {})
+        for controller in self.outer:
+            if controller.name in states:
+                controller.load_state_dict(states[controller.name])
+        if self.mechanisms is None or not extra.get("mechanisms"):
+            return
+        if self.mechanism_source is None:
+            raise RunDirError("the checkpoint holds active mechanisms but no archive is configured",
+                              "resume with the archive the run was started with")
+        for raw in extra["mechanisms"]:
+            mech = ActiveMechanism.from_json(raw)
+            self.mechanisms.add(mech.id, self.mechanism_source(mech.id), mech.injected_step,
+                                state_json=extra.get("mechanism_states", {}).get(mech.id), restored=mech)
 
 
 def _index_of(history: list[TrialRecord], record: TrialRecord | None) -> int | None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.space import Scalar, SearchSpace
 
-TrialStatus = Literal["ok", "failed", "crashed", "timeout", "invalid"]
+TrialStatus = Literal["ok", "failed", "crashed", "timeout", "invalid", "rejected"]
 Direction = Literal["minimize", "maximize"]
 Strategy = Literal["explore", "exploit", "focused"]
 

@@ -78,7 +78,10 @@ def plot_run(s: TraceSummary, out: Path, title: str) -> Path:
     ax.set_ylabel("metric")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    if ok:
+        ax.legend(loc="best", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no successful trial yet", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)

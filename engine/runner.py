@@ -37,10 +37,10 @@ def load_domain_for(config: RunConfig) -> Domain:
 
 def start_run(config: RunConfig, run_dir: Path, *, progress: bool = True) -> LoopOutcome:
     domain = load_domain_for(config)  # bad input fails here, before anything is written
+    agent = build_agent(config, run_dir)  # a missing API key fails here, before anything is written
     store = RunStore.create(run_dir, config)
-    agent = build_agent(config, run_dir)
-    loop = InnerLoop(store, config, domain, agent)
     with _run_logging(run_dir):
+        loop = InnerLoop(store, config, domain, agent)
         loop.start()
         return _drive(loop, store, progress)
 
@@ -53,8 +53,9 @@ def resume_run(run_dir: Path, *, progress: bool = True) -> LoopOutcome:
         raise RunDirError(f"run {run_dir} already ended ({checkpoint.status}, {checkpoint.steps_done} steps)",
                           f"see its results with `evolve report {run_dir}`; start a new run to go further")
     domain = load_domain_for(config)
-    loop = InnerLoop(store, config, domain, build_agent(config, run_dir))
+    agent = build_agent(config, run_dir)
     with _run_logging(run_dir):
+        loop = InnerLoop(store, config, domain, agent)
         loop.resume()
         return _drive(loop, store, progress)
 

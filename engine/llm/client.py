@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from engine.errors import BudgetExceeded, EvolveError
+from engine.errors import BudgetExceeded, InvalidAgentOutput
 from engine.llm.cassette import CassetteEntry, ChatRequest
 from engine.llm.prompts import render_prompt
 from engine.llm.tape import Tape
@@ -23,7 +23,7 @@ log = structlog.get_logger(__name__)
 _SHOWN_CHARS = 600  # how much of a bad answer an error message quotes
 
 
-class InvalidLLMOutput(EvolveError):
+class InvalidLLMOutput(InvalidAgentOutput):
     """The model's answer stayed unusable after the repair round."""
 
 

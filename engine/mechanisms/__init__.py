@@ -1,0 +1,1 @@
+"""Live mechanisms: the hosts that run their code and the active set the inner loop consults."""

@@ -1,0 +1,206 @@
+"""The active mechanism set: calls every hook that exists, in archive order, every iteration.
+
+It counts each hook's calls and the decisions it changed, and takes out a mechanism whose hook
+raises, stalls or answers something invalid (rollback), so the loop always goes on with the
+previous set. The engine validates every answer itself: what a host returns is untrusted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import Event, HintsGiven, HookCalled
+from engine.mechanisms.host import HookFailure, MechanismHost
+from engine.models import Hints, Proposal, SearchContext, TrialRecord
+from sandbox.hook_contract import check_return
+
+RollbackCallback = Callable[["ActiveMechanism", HookFailure], None]
+
+
+@dataclass
+class HookStats:
+    calls: int = 0
+    changed: int = 0
+    ms: float = 0.0
+
+
+@dataclass
+class ActiveMechanism:
+    id: str
+    name: str
+    hooks: tuple[str, ...]
+    injected_step: int
+    stats: dict[str, HookStats] = field(default_factory=dict)
+
+    @property
+    def changed_decisions(self) -> int:
+        return sum(s.changed for s in self.stats.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "hooks": list(self.hooks), "injected_step": self.injected_step,
+                "stats": {h: vars(s) for h, s in self.stats.items()}}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ActiveMechanism:
+        return cls(raw["id"], raw["name"], tuple(raw["hooks"]), int(raw["injected_step"]),
+                   {h: HookStats(**s) for h, s in raw.get("stats", {}).items()})
+
+
+class MechanismSet:
+    def __init__(self, host: MechanismHost, seed: int, emit: Callable[[Event], None],
+                 on_rollback: RollbackCallback) -> None:
+        self.host = host
+        self.seed = seed
+        self.emit = emit
+        self.on_rollback = on_rollback
+        self.active: list[ActiveMechanism] = []
+
+    # ---- membership ---------------------------------------------------------------------------
+    def add(self, mech_id: str, source: bytes, step: int, state_json: str | None = None,
+            restored: ActiveMechanism | None = None) -> ActiveMechanism:
+        loaded = self.host.load(mech_id, source, state_json)
+        mech = restored or ActiveMechanism(mech_id, loaded.name, loaded.hooks, step)
+        self.active.append(mech)
+        return mech
+
+    def remove(self, mech_id: str) -> ActiveMechanism | None:
+        mech = next((m for m in self.active if m.id == mech_id), None)
+        if mech is not None:
+            self.active.remove(mech)
+            self.host.unload(mech_id)
+        return mech
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(m.id for m in self.active)
+
+    def states(self) -> dict[str, str]:
+        states: dict[str, str] = {}
+        for mech in list(self.active):
+            try:
+                states[mech.id] = self.host.state_json(mech.id)
+            except HookFailure as failure:
+                self._fail(mech, failure)
+        return states
+
+    # ---- the hooks, in the order the loop calls them -------------------------------------------
+    def guide(self, ctx: SearchContext, step: int) -> Hints:
+        focus: list[str] = []
+        avoid: list[str] = []
+        notes: list[str] = []
+        call = _Call(self, ctx, step)
+        for mech in self._with("guide"):
+            value = call(mech, "guide", {})
+            if value is _FAILED or not value:
+                call.record(mech, "guide", {}, value, changed=False)
+                continue
+            focus += [n for n in value.get("focus", ()) if n not in focus]
+            avoid += [n for n in value.get("avoid", ()) if n not in avoid]
+            if value.get("note"):
+                notes.append(f"{mech.name}: {value['note']}")
+            call.record(mech, "guide", {}, value, changed=bool(value.get("focus") or value.get("avoid")))
+        hints = Hints(focus=tuple(focus), avoid=tuple(avoid), notes=tuple(notes))
+        if hints != Hints():
+            self.emit(HintsGiven(step=step, iteration=ctx.iteration, hints=hints))
+        return hints
+
+    def propose(self, ctx: SearchContext, proposal: Proposal, step: int) -> Proposal:
+        call = _Call(self, ctx, step)
+        for mech in self._with("propose"):
+            value = call(mech, "propose", {})
+            changed = value is not _FAILED and value is not None and value != proposal.params
+            call.record(mech, "propose", {}, value, changed)
+            if changed:
+                proposal = Proposal(params=value, source=f"mechanism:{mech.name}",
+                                    rationale=f"proposed by {mech.name}")
+            if value is not _FAILED and value is not None:
+                break  # the first mechanism that proposes wins; later ones review it
+        return proposal
+
+    def review(self, ctx: SearchContext, proposal: Proposal, step: int) -> tuple[Proposal, str | None]:
+        call = _Call(self, ctx, step)
+        for mech in self._with("review"):
+            args = {"proposal": dict(proposal.params)}
+            value = call(mech, "review", args)
+            if value is _FAILED or value is None:
+                call.record(mech, "review", args, value, changed=False)
+                continue
+            if "reject" in value:
+                call.record(mech, "review", args, value, changed=True)
+                return proposal, f"{mech.name}: {value['reject']}"
+            changed = value["replace"] != proposal.params
+            call.record(mech, "review", args, value, changed)
+            if changed:
+                proposal = Proposal(params=value["replace"], source=f"mechanism:{mech.name}",
+                                    rationale=f"replaced by {mech.name} on review")
+        return proposal, None
+
+    def observe(self, ctx: SearchContext, trial: TrialRecord, step: int) -> None:
+        call = _Call(self, ctx, step)
+        for mech in self._with("observe"):
+            args = {"trial": trial.model_dump()}
+            call.record(mech, "observe", args, call(mech, "observe", args), changed=False)
+
+    def accept(self, ctx: SearchContext, trial: TrialRecord, step: int) -> tuple[bool, str | None]:
+        """The keep/discard decision after overrides: (accepted, name of the mechanism that decided)."""
+        call = _Call(self, ctx, step)
+        incumbent = ctx.incumbent.model_dump() if ctx.incumbent else None
+        for mech in self._with("accept"):
+            args = {"trial": trial.model_dump(), "incumbent": incumbent}
+            value = call(mech, "accept", args)
+            if value is _FAILED or value is None or (trial.status != "ok" and value):
+                # a failed trial has no value to keep, whatever a mechanism says
+                call.record(mech, "accept", args, value, changed=False)
+                continue
+            changed = value != trial.accepted
+            call.record(mech, "accept", args, value, changed)
+            return bool(value), (mech.name if changed else None)
+        return trial.accepted, None
+
+    # ---- plumbing -----------------------------------------------------------------------------
+    def _with(self, hook: str) -> list[ActiveMechanism]:
+        return [m for m in list(self.active) if hook in m.hooks]
+
+    def _fail(self, mech: ActiveMechanism, failure: HookFailure) -> None:
+        self.remove(mech.id)
+        self.on_rollback(mech, failure)
+
+
+class _Call:
+    """Calls hooks for one loop phase (one ctx), validates answers, counts and traces them."""
+
+    def __init__(self, owner: MechanismSet, ctx: SearchContext, step: int) -> None:
+        self.owner = owner
+        self.ctx_json = ctx.to_json()
+        self.iteration = ctx.iteration
+        self.step = step
+        self._ms = 0.0
+
+    def __call__(self, mech: ActiveMechanism, hook: str, args: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            value = self.owner.host.call(mech.id, hook, self.ctx_json, self.owner.seed, args)
+            problems = check_return(hook, value, self.ctx_json["space"])
+            if problems:
+                raise HookFailure(mech.id, hook, "invalid", "; ".join(problems))
+        except HookFailure as failure:
+            self.owner._fail(mech, failure)
+            return _FAILED
+        finally:
+            self._ms = (time.perf_counter() - started) * 1000
+        return value
+
+    def record(self, mech: ActiveMechanism, hook: str, args: dict[str, Any], value: Any, changed: bool) -> None:
+        stats = mech.stats.setdefault(hook, HookStats())
+        stats.calls += 1
+        stats.ms += self._ms
+        if value is _FAILED:
+            return
+        stats.changed += int(changed)
+        self.owner.emit(HookCalled(step=self.step, iteration=self.iteration, mechanism=mech.id, hook=hook,
+                                   args=args, result=value, changed=changed, ms=round(self._ms, 3)))
+
+
+_FAILED = object()
