@@ -73,6 +73,8 @@ FORBIDDEN_BUILTINS: frozenset[str] = frozenset(
         "execfile",
         "reload",
         "Formatter",
+        "SystemExit",
+        "KeyboardInterrupt",
     }
 )
 
@@ -229,6 +231,11 @@ DANGEROUS_MODULES: frozenset[str] = frozenset(
         "package",
         "serialization",
         "distributed",
+        "collect_env",
+        "hipify",
+        "model_zoo",
+        "onnx",
+        "tensorboard",
     }
 )
 
@@ -268,6 +275,8 @@ DANGEROUS_ATTRIBUTES: frozenset[str] = frozenset(
         "DataSource",
         "attrgetter",
         "methodcaller",
+        "update_wrapper",
+        "wraps",
         "get_type_hints",
         "ForwardRef",
         "make_dataclass",
@@ -331,7 +340,6 @@ ALLOWED_DECORATORS: frozenset[str] = frozenset(
         "lru_cache",
         "cached_property",
         "total_ordering",
-        "wraps",
         "abstractmethod",
         "final",
         "override",

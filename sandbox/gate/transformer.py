@@ -123,9 +123,15 @@ class MechanismPolicy(RestrictingNodeTransformer):
             self.report(
                 node,
                 "forbidden-name",
-                f"{name!r} is not allowed, not even as an alias or argument (no dynamic code, attribute "
-                "lookup by string, files, terminal or interpreter introspection); write the logic directly "
-                "with ordinary attribute access and the ctx object",
+                f"{name!r} is not allowed, not even as an alias or argument (it runs code, looks attributes "
+                "up by string, opens files or the terminal, inspects the interpreter or stops the process); "
+                "write the logic directly with ordinary attribute access and the ctx object",
+            )
+        elif is_dangerous_module(name):
+            self.report(
+                node,
+                "forbidden-name",
+                f"the name {name!r} is reserved for a module that touches the host; rename the variable",
             )
         elif is_dunder(name) and not (isinstance(node.ctx, ast.Store) and name in ALLOWED_DUNDER_STORES):
             fix = "remove the `if __name__ == ...` block" if name == "__name__" else "use an ordinary name"
@@ -155,7 +161,7 @@ class MechanismPolicy(RestrictingNodeTransformer):
                     node,
                     "dunder",
                     f"attribute {attr!r} is not allowed (only '__init__' may be used, as in "
-                    "super().__init__()); use isinstance(), type() comparisons or ordinary attributes",
+                    "super().__init__()); use isinstance(), self.name or ordinary attributes instead",
                 )
         elif attr.startswith("_") and not (isinstance(node.value, ast.Name) and node.value.id in SELF_NAMES):
             self.report(
