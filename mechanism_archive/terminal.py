@@ -1,0 +1,171 @@
+"""Terminal views of the archive (rich). Every string from a record is untrusted: it is shown as plain
+text (never parsed as rich markup) with control characters made visible, so a name or source cannot
+restyle the terminal or hide text."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from mechanism_archive.models import Lineage, MechanismRecord, MechanismSummary
+
+STATUS_STYLE = {
+    "accepted": "green",
+    "rejected-static": "red",
+    "rejected-smoke": "dark_orange",
+    "rolled-back": "magenta",
+    "dead": "grey50",
+}
+# C0/C1 controls (not newline or tab) and the bidirectional overrides of "Trojan Source" attacks.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: Any) -> str:
+    """Text with control characters (except newline and tab) shown as \\xNN escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
+                        f"\\u{ord(m.group()):04x}", str(text))
+
+
+def plain(text: Any, style: str = "") -> Text:
+    return Text(visible(text), style=style)
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def effect_text(summary: MechanismSummary) -> Text:
+    delta = summary.effect_delta
+    if delta is None:
+        return Text("-", style="dim")
+    verdict = (summary.effect or {}).get("verdict")
+    style = {"improved": "green", "worse": "red"}.get(str(verdict), "")
+    return Text(f"{delta:+.4g}" + (f" {visible(verdict)}" if verdict else ""), style=style)
+
+
+def list_table(summaries: list[MechanismSummary]) -> Table:
+    table = Table(title=f"{len(summaries)} mechanisms", title_justify="left")
+    for column in ("id", "name", "status", "parent", "effect", "run"):
+        table.add_column(column, no_wrap=column in {"id", "parent"})
+    for s in summaries:
+        parent = s.parents[0][:12] + (f" +{len(s.parents) - 1}" if len(s.parents) > 1 else "") if s.parents else "-"
+        table.add_row(s.short_id, plain(s.name), status_text(s.status), parent, effect_text(s), plain(s.status_run))
+    return table
+
+
+def node_label(summary: MechanismSummary, *, focus: bool = False) -> Text:
+    label = Text()
+    label.append(summary.short_id, style="bold" if focus else "")
+    label.append(" ")
+    label.append(visible(summary.name), style="bold underline" if focus else "")
+    label.append(" [")
+    label.append_text(status_text(summary.status))
+    label.append("]")
+    if summary.effect_delta is not None:
+        label.append(" effect ").append_text(effect_text(summary))
+    return label
+
+
+def lineage_tree(lineage: Lineage) -> Tree:
+    """The first-parent chain from the oldest ancestor down to the focus, then all its descendants.
+
+    Other parents of a node (merges) are named beside it; a descendant reached twice is drawn once.
+    """
+    nodes = lineage.nodes
+    chain = [lineage.focus]
+    while lineage.parents.get(chain[-1]) and lineage.parents[chain[-1]][0] not in chain:
+        chain.append(lineage.parents[chain[-1]][0])
+    chain.reverse()
+    root = Tree(_annotated(chain[0], lineage, focus=chain[0] == lineage.focus), guide_style="dim")
+    branch = root
+    for mid in chain[1:]:
+        branch = branch.add(_annotated(mid, lineage, focus=mid == lineage.focus))
+    drawn = set(chain)
+
+    def grow(tree: Tree, mid: str) -> None:
+        for child in lineage.children.get(mid, ()):
+            if child in drawn:
+                tree.add(Text(f"{child[:12]} {visible(nodes[child].name)} (shown above)", style="dim"))
+                continue
+            drawn.add(child)
+            grow(tree.add(_annotated(child, lineage)), child)
+
+    grow(branch, lineage.focus)
+    return root
+
+
+def _annotated(mid: str, lineage: Lineage, *, focus: bool = False) -> Text:
+    label = node_label(lineage.nodes[mid], focus=focus)
+    others = lineage.parents.get(mid, ())[1:]
+    if others:
+        label.append(f"  (also derived from {', '.join(p[:12] for p in others)})", style="dim")
+    return label
+
+
+def show_view(rec: MechanismRecord, *, with_source: bool = True) -> RenderableType:
+    s, r = rec.summary, rec.record
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    rows: list[tuple[str, Text]] = [
+        ("id", Text(s.id)), ("name", plain(s.name)), ("class", plain(s.class_name)), ("origin", Text(s.origin)),
+        ("parents", Text(", ".join(p[:12] for p in s.parents) or "-")), ("created", Text(s.created)),
+        ("first run", plain(s.first_run)), ("status", status_text(s.status) + plain(f"  (latest, run {s.status_run})")),
+        ("session", plain(_session_line(r.session))),
+        ("gate", plain(report_line(rec.gate_report, "gate"))), ("box", plain(report_line(rec.box_report, "box"))),
+    ]
+    for key, value in rows:
+        head.add_row(key, value)
+    history = Table(title="history", title_justify="left")
+    for column in ("#", "time", "run", "event", "status", "reason / details"):
+        history.add_column(column)
+    for ev in rec.history:
+        detail = ev.reason or (_compact(ev.payload) if ev.kind in {"effect", "hook_stats"} else "")
+        history.add_row(str(ev.seq), ev.ts[:19], plain(ev.run_id), ev.kind,
+                        status_text(ev.status) if ev.status else Text("-", style="dim"), plain(detail))
+    parts: list[RenderableType] = [head, history]
+    if with_source:
+        parts.append(Panel(Syntax(visible(rec.source), "python", line_numbers=True, word_wrap=True),
+                           title=f"source.py ({r.source_bytes} bytes, sha256 {s.id[:12]}…)", title_align="left"))
+    return Group(*parts)
+
+
+def report_line(report: dict[str, Any] | None, which: str) -> str:
+    """One line for a gate or box report of any shape: verdict, then the first reasons."""
+    if report is None:
+        return "(no report)"
+    verdict = report.get("status") or ("passed" if report.get("ok") else "failed" if "ok" in report else "?")
+    reasons = [str(v.get("message", v)) if isinstance(v, dict) else str(v)
+               for key in ("violations", "reasons") for v in report.get(key) or ()]
+    extra = f": {'; '.join(reasons[:3])}" + (f" (+{len(reasons) - 3} more)" if len(reasons) > 3 else "")
+    return f"{verdict}{extra if reasons else ''}"
+
+
+def _session_line(session: dict[str, Any]) -> str:
+    if not session:
+        return "-"
+    keys = ", ".join(sorted(session)[:8])
+    recipe = session.get("recipe")
+    return f"recipe {recipe}; keys: {keys}" if recipe else f"keys: {keys}"
+
+
+def _compact(payload: dict[str, Any], limit: int = 160) -> str:
+    text = json.dumps(payload, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def source_diff(a: MechanismRecord, b: MechanismRecord) -> str:
+    """Unified diff of two sources, labelled with their ids and names (control characters made visible)."""
+    lines = difflib.unified_diff(
+        visible(a.source).splitlines(keepends=True), visible(b.source).splitlines(keepends=True),
+        fromfile=f"{a.id[:12]} {visible(a.name)}", tofile=f"{b.id[:12]} {visible(b.name)}")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
