@@ -35,7 +35,11 @@ class RunConfig(BaseModel):
     noise_repeats: int = Field(default=3, ge=2, le=50)
     noise_multiplier: float = Field(default=2.0, ge=0)
     archive: str | None = None
-    mechanisms: tuple[str, ...] = ()
+    mechanisms: tuple[str, ...] = ()  # archive ids of user mechanisms active from the first iteration
+    mechanism_runtime: Literal["container", "host"] = "container"
+    level15_every: int = Field(default=5, ge=1)
+    level2_every: int = Field(default=8, ge=2)
+    repair_rounds: int = Field(default=2, ge=0, le=10)
 
     @field_validator("levels")
     @classmethod

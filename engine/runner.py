@@ -12,8 +12,7 @@ from types import FrameType
 
 import structlog
 
-from domains.base import Domain
-from engine.agents.factory import build_agent
+from engine.assembly import build_loop, prepare
 from engine.config import RunConfig
 from engine.errors import RunDirError
 from engine.logging_setup import close_logging, configure_logging
@@ -29,20 +28,19 @@ def default_run_id(domain: str, seed: int) -> str:
     return f"{slug[:40] or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}-s{seed}"
 
 
-def load_domain_for(config: RunConfig) -> Domain:
-    from domains.registry import DomainOptions, load_domain
-
-    return load_domain(config.domain, DomainOptions.model_validate(config.domain_options))
-
-
 def start_run(config: RunConfig, run_dir: Path, *, progress: bool = True) -> LoopOutcome:
-    domain = load_domain_for(config)  # bad input fails here, before anything is written
-    agent = build_agent(config, run_dir)  # a missing API key fails here, before anything is written
-    store = RunStore.create(run_dir, config)
-    with _run_logging(run_dir):
-        loop = InnerLoop(store, config, domain, agent)
-        loop.start()
-        return _drive(loop, store, progress)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunDirError(f"run directory {run_dir} already exists and is not empty",
+                          f"continue it with `evolve resume {run_dir}`, or pick a new --run-dir")
+    parts = prepare(config, run_dir)  # bad input, a missing key or engine fails here: nothing written
+    try:
+        store = RunStore.create(run_dir, config)
+        with _run_logging(run_dir):
+            loop = build_loop(config, run_dir, store, parts)
+            loop.start()
+            return _drive(loop, store, progress)
+    finally:
+        parts.close()
 
 
 def resume_run(run_dir: Path, *, progress: bool = True) -> LoopOutcome:
@@ -52,12 +50,14 @@ def resume_run(run_dir: Path, *, progress: bool = True) -> LoopOutcome:
     if checkpoint is not None and checkpoint.status != "running":
         raise RunDirError(f"run {run_dir} already ended ({checkpoint.status}, {checkpoint.steps_done} steps)",
                           f"see its results with `evolve report {run_dir}`; start a new run to go further")
-    domain = load_domain_for(config)
-    agent = build_agent(config, run_dir)
-    with _run_logging(run_dir):
-        loop = InnerLoop(store, config, domain, agent)
-        loop.resume()
-        return _drive(loop, store, progress)
+    parts = prepare(config, run_dir)
+    try:
+        with _run_logging(run_dir):
+            loop = build_loop(config, run_dir, store, parts)
+            loop.resume()
+            return _drive(loop, store, progress)
+    finally:
+        parts.close()
 
 
 def _drive(loop: InnerLoop, store: RunStore, progress: bool) -> LoopOutcome:

@@ -1,28 +1,40 @@
-"""Build the Level 1 proposer named by the run's configuration."""
+"""Build the Level 1 proposer named by the run's configuration (and the LLM client it shares)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.agents.base import Agent
 from engine.agents.offline import OfflineAgent
 from engine.config import RunConfig
 from engine.errors import UsageError
 
+if TYPE_CHECKING:
+    from engine.llm.client import LLMClient
+
 AGENT_FORMS = "offline | llm | replay:RUN_DIR"
 
 
-def build_agent(config: RunConfig, run_dir: Path) -> Agent:
+def build_llm_for(config: RunConfig, run_dir: Path) -> LLMClient | None:
+    """The run's one LLM client (all levels share it, so one cassette holds every exchange)."""
     kind = config.agent
     if kind == "offline":
-        return OfflineAgent()
+        return None
     if kind == "llm" or kind.startswith("replay:"):
-        from engine.agents.llm import LLMAgent, build_llm_client
+        from engine.llm.factory import build_llm_client
 
         replay_from = Path(kind.split(":", 1)[1]) if kind.startswith("replay:") else None
         s = config.llm
-        client = build_llm_client(provider=s.provider, model=s.model, base_url=s.base_url,
-                                  api_key_env=s.api_key_env, max_cost_usd=s.max_cost_usd,
-                                  run_dir=run_dir, replay_from=replay_from)
-        return LLMAgent(client)
+        return build_llm_client(provider=s.provider, model=s.model, base_url=s.base_url,
+                                api_key_env=s.api_key_env, max_cost_usd=s.max_cost_usd,
+                                run_dir=run_dir, replay_from=replay_from)
     raise UsageError(f"unknown agent {kind!r}", f"use --agent {AGENT_FORMS}")
+
+
+def build_agent(config: RunConfig, client: LLMClient | None) -> Agent:
+    if client is None:
+        return OfflineAgent()
+    from engine.agents.llm import LLMAgent
+
+    return LLMAgent(client)

@@ -1,0 +1,116 @@
+"""Wire a run together from its configuration: domain, proposer, outer levels, mechanism host."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from domains.base import Domain
+from engine.agents.base import Agent
+from engine.agents.factory import build_agent, build_llm_for
+from engine.config import RunConfig
+from engine.loop import InnerLoop
+from engine.mechanisms.active_set import MechanismSet
+from engine.mechanisms.host import LocalProcessHost, MechanismHost
+from engine.outer import OuterController
+from engine.run_store import RunStore
+
+if TYPE_CHECKING:
+    from engine.llm.client import LLMClient
+    from mechanism_archive.archive import Archive
+
+DEFAULT_ARCHIVE = Path("runs") / "archive"
+HOST_RUNTIME_WARNING = (
+    "WARNING: --mechanism-runtime host runs mechanism code unconfined on this machine. "
+    "Use it only for mechanisms you wrote or trust; the default is the sandboxed container."
+)
+
+
+def archive_path(config: RunConfig) -> Path:
+    return Path(config.archive or os.environ.get("EVOLVE_ARCHIVE") or DEFAULT_ARCHIVE)
+
+
+def load_domain_for(config: RunConfig) -> Domain:
+    from domains.registry import DomainOptions, load_domain
+
+    return load_domain(config.domain, DomainOptions.from_mapping(config.domain_options))
+
+
+@dataclass
+class Parts:
+    """Everything validated before a run directory is touched."""
+
+    domain: Domain
+    client: LLMClient | None
+    agent: Agent
+    archive: Archive | None = None
+    closers: list = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+
+
+def prepare(config: RunConfig, run_dir: Path) -> Parts:
+    domain = load_domain_for(config)
+    client = build_llm_for(config, run_dir)
+    parts = Parts(domain=domain, client=client, agent=build_agent(config, client))
+    if "2" in config.levels or config.mechanisms:
+        from mechanism_archive.archive import Archive
+
+        parts.archive = Archive.open(archive_path(config), create=True)
+        parts.closers.append(parts.archive.close)
+        if config.mechanism_runtime == "container":
+            from sandbox.image import connect, image_name, require_image
+
+            require_image(connect(), image_name())  # no engine or no image: say so before starting
+    return parts
+
+
+def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) -> InnerLoop:
+    outer: list[OuterController] = []
+    offline = parts.client is None
+    if "1.5" in config.levels:
+        from engine.level15 import ConfigController, LLMAnalyst, OfflineAnalyst
+
+        analyst = OfflineAnalyst() if offline else LLMAnalyst(parts.client)  # type: ignore[arg-type]
+        outer.append(ConfigController(analyst, every=config.level15_every))
+    mechanisms = None
+    source = None
+    if parts.archive is not None:
+        host = _host(config, run_dir)
+        parts.closers.append(host.close)
+        mechanisms = MechanismSet(host, config.seed, store.append, on_rollback=lambda m, f: None)
+        source = parts.archive.source
+    if "2" in config.levels:
+        from engine.research.controller import ResearchController
+        from engine.research.vetting import SandboxVetter
+
+        assert parts.archive is not None
+        scientist = _scientist(parts.client)
+        outer.append(ResearchController(scientist, parts.archive, SandboxVetter(), every=config.level2_every,
+                                        repair_rounds=config.repair_rounds))
+    return InnerLoop(store, config, parts.domain, parts.agent, mechanisms=mechanisms, outer=outer,
+                     mechanism_source=source)
+
+
+def _host(config: RunConfig, run_dir: Path) -> MechanismHost:
+    if config.mechanism_runtime == "host":
+        print(HOST_RUNTIME_WARNING, file=sys.stderr)
+        return LocalProcessHost(run_dir / "mechanism_host")
+    from engine.mechanisms.container_host import ContainerHost
+
+    return ContainerHost(run_id=config.run_id)
+
+
+def _scientist(client: LLMClient | None):  # type: ignore[no-untyped-def]
+    if client is None:
+        from engine.research.offline_scientist import OfflineScientist
+
+        return OfflineScientist()
+    from engine.research.llm_scientist import LLMScientist
+
+    return LLMScientist(client)
