@@ -1,0 +1,153 @@
+"""Fixtures for the box tests: a real Docker engine and the sandbox image, or a clear skip/failure.
+
+Locally, a missing engine or image skips the box tests with the reason; with CI=true it fails them
+(a CI run that silently skipped the sandbox would prove nothing). After the whole session, no
+container carrying our label may remain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+PROBE_MARKER = "PROBE-RESULT "
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but the box cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    from engine.errors import EvolveError
+    from sandbox.image import connect
+
+    try:
+        client = connect(timeout_s=60)
+    except EvolveError as exc:
+        _unavailable(f"no Docker engine: {exc.problem}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_image(docker_client: Any) -> str:
+    from engine.errors import EvolveError
+    from sandbox.image import image_name, require_image
+
+    try:
+        require_image(docker_client, image_name())
+    except EvolveError as exc:
+        _unavailable(f"{exc.problem} (bash scripts/build-image.sh)")
+    return image_name()
+
+
+SESSION_ENGINE_PIDS: set[int] = {os.getpid()}  # this session and the engine subprocesses it starts
+
+
+@pytest.fixture(scope="session")
+def engine_pids() -> set[int]:
+    """Add the pid of every engine subprocess a test starts, so the final check covers it too."""
+    return SESSION_ENGINE_PIDS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_container_left_behind() -> Iterator[None]:
+    """After the session: no container made by this session (or its engine subprocesses) remains.
+
+    Other sessions may share the Docker engine concurrently: their containers are not ours to judge."""
+    yield
+    try:
+        import docker
+
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception:
+        return  # no engine: nothing could have been left
+    from sandbox.lifecycle import LABEL_OWNER, LABEL_PID, OWNER_VALUE
+
+    every = client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}={OWNER_VALUE}"})
+    left = [c for c in every if c.labels.get(LABEL_PID) in {str(p) for p in SESSION_ENGINE_PIDS}]
+    names = [c.name for c in left]
+    for container in left:
+        container.remove(force=True)
+    assert not names, f"containers with our label survived the test session: {names}"
+
+
+@pytest.fixture
+def box(docker_client: Any, sandbox_image: str) -> Callable[..., Any]:
+    """Run a smoke test with the gate OFF: box(source, **limit overrides) -> BoxReport."""
+    from sandbox.box import run_smoke_test
+    from sandbox.container_spec import BoxLimits
+
+    def run(
+        source: str,
+        *,
+        space: dict[str, Any] | None = None,
+        trace: list[dict[str, Any]] | None = None,
+        gpu: bool | None = False,
+        **limits: Any,
+    ) -> Any:
+        settings = {"deadline_s": 20.0, "per_call_s": 5.0, "import_s": 15.0, "host_grace_s": 3.0, **limits}
+        return run_smoke_test(
+            textwrap.dedent(source),
+            limits=BoxLimits(**settings),
+            space=space,
+            trace=trace,
+            gpu_wanted=gpu,
+            client=docker_client,
+            image=sandbox_image,
+        )
+
+    return run
+
+
+def probe_source(body: str) -> str:
+    """A mechanism that runs `body` at import (inside the container, gate off) and prints `results`.
+
+    `body` fills a dict named `results`; the mechanism itself is trivial and passes."""
+    return (
+        "import json, os, sys\nresults = {}\n"
+        + textwrap.dedent(body)
+        + f"\nprint({PROBE_MARKER!r} + json.dumps(results, default=str), flush=True)\n"
+        + textwrap.dedent("""
+            class Probe:
+                def observe(self, trial, ctx):
+                    return None
+            MECHANISM = Probe
+            """)
+    )
+
+
+@pytest.fixture
+def probe(box: Callable[..., Any]) -> Callable[..., tuple[dict[str, Any], Any]]:
+    """probe(body, **limits) -> (results dict printed from inside the container, BoxReport)."""
+
+    def run(body: str, **limits: Any) -> tuple[dict[str, Any], Any]:
+        report = box(probe_source(body), output_keep=8192, **limits)
+        assert report.verdict is not None, report.to_text()
+        head = report.verdict.output.head
+        assert PROBE_MARKER in head, f"the probe printed no results:\n{report.to_text()}\n{head}"
+        line = head.split(PROBE_MARKER, 1)[1].split("\n", 1)[0]
+        return json.loads(line), report
+
+    return run
+
+
+@pytest.fixture
+def our_containers(docker_client: Any) -> Callable[..., list[Any]]:
+    """our_containers(**labels) -> every container (any state) carrying our label and these labels."""
+    from sandbox.lifecycle import LABEL_OWNER, OWNER_VALUE
+
+    def find(**labels: str) -> list[Any]:
+        filters = [f"{LABEL_OWNER}={OWNER_VALUE}", *(f"{k}={v}" for k, v in labels.items())]
+        return docker_client.containers.list(all=True, filters={"label": filters})
+
+    return find
