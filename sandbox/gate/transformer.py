@@ -30,14 +30,14 @@ from sandbox.gate.rules import (
     is_dunder,
 )
 
-_UNSUPPORTED_FIX = {
-    "Match": "use if/elif instead of match",
-    "TryStar": "use a plain try/except instead of except*",
-    "Nonlocal": "keep the value on self instead of using nonlocal",
-    "AsyncFunctionDef": "hooks are synchronous; use a plain def",
-    "AsyncFor": "hooks are synchronous; use a plain for loop",
-    "AsyncWith": "hooks are synchronous; use a plain with block",
-    "Await": "hooks are synchronous; remove await",
+_UNSUPPORTED = {
+    "Match": ("`match` statements", "use if/elif instead"),
+    "TryStar": ("`except*` handlers", "use a plain try/except"),
+    "Nonlocal": ("`nonlocal` statements", "keep the value on self instead"),
+    "AsyncFunctionDef": ("`async def` functions", "hooks are synchronous; use a plain def"),
+    "AsyncFor": ("`async for` loops", "hooks are synchronous; use a plain for loop"),
+    "AsyncWith": ("`async with` blocks", "hooks are synchronous; use a plain with block"),
+    "Await": ("`await` expressions", "hooks are synchronous; remove await"),
 }
 
 
@@ -95,8 +95,8 @@ class MechanismPolicy(RestrictingNodeTransformer):
 
     def not_allowed(self, node: ast.AST) -> None:
         kind = type(node).__name__
-        fix = _UNSUPPORTED_FIX.get(kind, "rewrite it with ordinary statements")
-        self.report(node, "syntax", f"{kind} is not allowed in a mechanism; {fix}")
+        what, fix = _UNSUPPORTED.get(kind, (f"{kind} nodes", "rewrite it with ordinary statements"))
+        self.report(node, "syntax", f"{what} are not allowed in a mechanism; {fix}")
 
     # -- names -------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ EXPECTED = {
     "tabu_search.py": ("TabuSearch", ("guide", "propose", "review", "observe", "state_dict", "load_state_dict")),
     "ucb_bandit.py": ("StepSizeBandit", ("guide", "propose", "observe", "state_dict", "load_state_dict")),
     "latin_hypercube.py": ("LatinHypercubeWarmup", ("propose", "state_dict", "load_state_dict")),
+    "diagonal_es.py": ("DiagonalES", ("guide", "propose", "review", "observe", "state_dict", "load_state_dict")),
     "annealing_acceptance.py": ("AnnealingAcceptance", ("observe", "accept", "state_dict", "load_state_dict")),
 }
 
