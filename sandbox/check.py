@@ -95,6 +95,7 @@ def check_mechanism(
     space: dict[str, Any] | None = None,
     limits: BoxLimits | None = None,
     client: docker.DockerClient | None = None,
+    policy: Any = None,
 ) -> CheckReport:
     """Gate, then box (the box only when the gate passes). Raises EvolveError only when the check
     itself cannot run (unreadable file, no Docker engine, no image, GPU asked for without one)."""
@@ -108,7 +109,7 @@ def check_mechanism(
     if gate:
         from sandbox.gate import check_source
 
-        gate_report = check_source(data, filename=filename)
+        gate_report = check_source(data, filename=filename, policy=policy)
         sha = gate_report.sha256
     else:
         sha = hashlib.sha256(data).hexdigest()
