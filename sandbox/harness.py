@@ -205,8 +205,10 @@ def main() -> int:
         verdict["reasons"].append(f"harness error: {type(exc).__name__}: {exc}")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-    _kill_everything_else()
     worker = verdict.pop("_worker", None)
+    if worker is not None and verdict["status"] not in ("TIMEOUT", "CRASHED"):
+        worker.stop(grace_s=0.5)  # an orderly exit flushes what the mechanism printed
+    _kill_everything_else()
     driver = verdict.pop("_driver", None)
     if worker is not None:
         worker.stop()

@@ -136,6 +136,9 @@ def main() -> int:
             fh.write("1000")
     except OSError:
         pass
+    # Line-buffered, so what the mechanism printed survives even when it is killed mid-way.
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)
     commands = os.fdopen(args.cmd_fd, "rb", buffering=0)
     replies = os.fdopen(args.res_fd, "wb", buffering=0)
     session = Session(args.mechanism)

@@ -148,10 +148,20 @@ class Worker:
             return f"the mechanism's process was killed by {name}{hint}"
         return f"the mechanism's process exited with code {code} before answering"
 
-    def stop(self) -> None:
-        for fd in (self._cmd_w, self._res_r):
+    def _close_fd(self, attr: str) -> None:
+        fd = getattr(self, attr)
+        if fd >= 0:  # never close a number twice: it may belong to a newer file by then
+            setattr(self, attr, -1)
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+    def stop(self, grace_s: float = 0.0) -> None:
+        """Close the channel; with grace_s, let the worker exit by itself first (it flushes its output)."""
+        self._close_fd("_cmd_w")
+        if grace_s > 0 and self.proc.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=grace_s)
+        self._close_fd("_res_r")
         if self.proc.poll() is None:
             self.proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
