@@ -1,0 +1,116 @@
+"""Tabu search: stop the proposer from re-running points it has already tried.
+
+Bottleneck: repetition. An LLM-like proposer that runs out of ideas cycles the same few proposals.
+How: every evaluated point enters a tabu list (recent points, in normalized unit space). `review`
+replaces a proposal that lands within a small radius of a tabu point (an exact repeat included) by
+a perturbed incumbent that leaves the tabu region: it moves a parameter the history has varied
+least, with a step drawn from ctx.rng.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+TABU_SIZE = 32
+RADIUS = 0.03  # Chebyshev distance in unit space; one ordinary proposer step (0.12) is well outside
+ATTEMPTS = 24
+
+
+def unit_of(spec: Any, value: Any) -> float:
+    """Position of value in [0, 1] (log-scaled where the parameter is; choices by index)."""
+    if spec["type"] == "choice":
+        choices = list(spec["choices"])
+        if len(choices) == 1 or value not in choices:
+            return 0.5
+        return choices.index(value) / (len(choices) - 1)
+    low, high, v = float(spec["low"]), float(spec["high"]), float(value)
+    if spec.get("log"):
+        low, high, v = math.log(low), math.log(high), math.log(v)
+    return min(1.0, max(0.0, (v - low) / (high - low)))
+
+
+def value_at(spec: Any, u: float) -> Any:
+    """The parameter value at unit position u (clipped); ints rounded, choices by nearest index."""
+    u = min(1.0, max(0.0, float(u)))
+    if spec["type"] == "choice":
+        choices = list(spec["choices"])
+        return choices[round(u * (len(choices) - 1))]
+    low, high = float(spec["low"]), float(spec["high"])
+    if spec.get("log"):
+        v = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+    else:
+        v = low + u * (high - low)
+    if spec["type"] == "int":
+        return int(min(spec["high"], max(spec["low"], round(v))))
+    return float(min(high, max(low, v)))
+
+
+class TabuSearch:
+    name = "tabu-search"
+
+    def __init__(self) -> None:
+        self.tabu: list[list[float]] = []  # recent points as lists of unit coordinates, in space order
+        self.replaced = 0
+
+    def point(self, params: Any, ctx: Any) -> list[float]:
+        return [unit_of(spec, params[name]) for name, spec in ctx.space.items()]
+
+    def is_tabu(self, point: list[float]) -> bool:
+        return any(max(abs(a - b) for a, b in zip(point, other, strict=True)) <= RADIUS for other in self.tabu)
+
+    def remember(self, point: list[float]) -> None:
+        self.tabu.append(point)
+        if len(self.tabu) > TABU_SIZE:
+            self.tabu = self.tabu[-TABU_SIZE:]
+
+    def observe(self, trial: Any, ctx: Any) -> None:
+        self.remember(self.point(trial.params, ctx))
+
+    def review(self, proposal: dict, ctx: Any) -> dict | None:
+        if not self.tabu:  # injected mid-run: seed the list from the recent history
+            for trial in ctx.history[-TABU_SIZE:]:
+                self.remember(self.point(trial.params, ctx))
+        if not self.is_tabu(self.point(proposal, ctx)):
+            return None
+        escape = self.escape(ctx)
+        if escape is None:
+            return None
+        self.replaced += 1
+        return {"replace": escape}
+
+    def escape(self, ctx: Any) -> dict | None:
+        """A perturbed incumbent outside every tabu region, moving the least-varied parameters first."""
+        base = dict(ctx.incumbent.params) if ctx.incumbent else {n: s["default"] for n, s in ctx.space.items()}
+        movable = [n for n in ctx.space if n not in ctx.config.frozen] or list(ctx.space)
+        spread = {n: len({round(unit_of(ctx.space[n], t.params[n]), 6) for t in ctx.history}) for n in movable}
+        ranked = sorted(movable, key=lambda n: spread[n])
+        for attempt in range(ATTEMPTS):
+            # widen the pool of candidate parameters and the step as attempts fail
+            pool = ranked[: 1 + attempt // 4]
+            candidate = dict(base)
+            for name in ctx.rng.sample(pool, min(len(pool), 1 + attempt // 8)):
+                spec = ctx.space[name]
+                if spec["type"] == "choice":
+                    others = [c for c in spec["choices"] if c != base[name]]
+                    candidate[name] = ctx.rng.choice(others) if others else base[name]
+                    continue
+                u = unit_of(spec, base[name])
+                step = ctx.rng.uniform(0.08, 0.2 + 0.02 * attempt)
+                sign = ctx.rng.choice((-1.0, 1.0))
+                if not 0.0 <= u + sign * step <= 1.0:
+                    sign = -sign
+                candidate[name] = value_at(spec, u + sign * step)
+            if not self.is_tabu(self.point(candidate, ctx)):
+                return candidate
+        return None
+
+    def state_dict(self) -> dict:
+        return {"tabu": [list(p) for p in self.tabu], "replaced": self.replaced}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.tabu = [[float(x) for x in p] for p in state.get("tabu", [])]
+        self.replaced = int(state.get("replaced", 0))
+
+
+MECHANISM = TabuSearch
