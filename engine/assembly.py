@@ -30,7 +30,11 @@ HOST_RUNTIME_WARNING = (
 
 
 def archive_path(config: RunConfig) -> Path:
-    return Path(config.archive or os.environ.get("EVOLVE_ARCHIVE") or DEFAULT_ARCHIVE)
+    return archive_path_from(Path(config.archive) if config.archive else None)
+
+
+def archive_path_from(given: Path | None) -> Path:
+    return Path(given or os.environ.get("EVOLVE_ARCHIVE") or DEFAULT_ARCHIVE)
 
 
 def load_domain_for(config: RunConfig) -> Domain:

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from engine.agents.factory import AGENT_FORMS
+from engine.cli_replay import add_replay_parser
 from engine.config import LLMSettings, RunConfig
 from engine.errors import EvolveError, UsageError
+from mechanism_archive.cli import add_archive_parser
 
 if TYPE_CHECKING:
     from engine.loop import LoopOutcome
@@ -39,6 +41,13 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", type=Path, help="JSON search space replacing the domain's own")
     p.add_argument("--noise-sd", type=float, default=0.0, help="function: add seeded Gaussian noise")
     p.add_argument("--python", help="interpreter for train.py / python commands")
+    outer = p.add_argument_group("outer levels")
+    outer.add_argument("--level15-every", type=int, default=5, help="Level 1.5 cycle, in iterations (5)")
+    outer.add_argument("--level2-every", type=int, default=8, help="Level 2 research session period (8)")
+    outer.add_argument("--repair-rounds", type=int, default=2, help="repair rounds per rejected candidate (2)")
+    outer.add_argument("--mechanism-runtime", choices=["container", "host"], default="container",
+                       help="where mechanism code runs: the sandbox container (default) or, for trusted "
+                       "code only, unconfined host processes")
     llm = p.add_argument_group("llm agent")
     llm.add_argument("--provider", default="openai", help="openai | deepseek | any name with --base-url")
     llm.add_argument("--model")
@@ -65,7 +74,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             run_id=run_id, domain=args.domain, domain_options=options, iterations=args.iterations,
             levels=levels, agent=args.agent, seed=args.seed, acceptance=args.acceptance,
             noise_repeats=args.noise_repeats, noise_multiplier=args.noise_multiplier,
-            archive=str(args.archive) if args.archive else None,
+            archive=str(args.archive) if args.archive else None, mechanism_runtime=args.mechanism_runtime,
+            level15_every=args.level15_every, level2_every=args.level2_every, repair_rounds=args.repair_rounds,
             llm=LLMSettings(provider=args.provider, model=args.model, base_url=args.base_url,
                             api_key_env=args.api_key_env, max_cost_usd=args.max_cost))
     except ValidationError as exc:
@@ -134,7 +144,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_run_parser, _add_resume_parser, _add_report_parser, _add_check_parser,
+    _add_run_parser, _add_resume_parser, _add_report_parser, _add_check_parser, add_archive_parser,
+    add_replay_parser,
 ]
 
 

@@ -25,6 +25,7 @@ class RunStarted(_Event):
     levels: tuple[str, ...]
     seed: int
     iterations: int
+    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class RunResumed(_Event):

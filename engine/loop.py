@@ -89,7 +89,8 @@ class InnerLoop:
         cfg = self.config
         self._emit(RunStarted(run_id=cfg.run_id, domain=cfg.domain, direction=self.domain.direction,
                               agent=cfg.agent, levels=cfg.levels,
-                              seed=cfg.seed, iterations=cfg.iterations))
+                              seed=cfg.seed, iterations=cfg.iterations,
+                              space=self.domain.space.to_dict()))
         self._checkpoint(force_durable=True)
 
     def resume(self) -> None:

@@ -9,13 +9,14 @@ from rich.table import Table
 
 from engine.analysis import TraceSummary, summarize
 from engine.errors import RunDirError
+from engine.report_mechanisms import mechanism_lines, mechanisms_table
 from engine.run_store import RunStore
 
 PLOT_FILE = "metric.png"
 
 
 def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSummary, Path]:
-    console = console or Console()
+    console = console or Console(width=None if Console().is_terminal else 160)
     store = RunStore.open(run_dir)
     config = store.config()
     events = store.events()
@@ -27,6 +28,9 @@ def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSumm
     best = summary.best
     if best is not None:
         console.print("best params: " + ", ".join(f"{k}={v!r}" for k, v in best.params.items()))
+    lines = mechanism_lines(events)
+    if lines:
+        console.print(mechanisms_table(lines))
     plot = plot_run(summary, run_dir / "plots" / PLOT_FILE, title=config.run_id)
     console.print(f"plot: {plot}")
     return summary, plot

@@ -206,7 +206,9 @@ def _effect(start: dict[str, Any], after: list[TrialRecord], loop: InnerLoop, wi
                     and sign * (median_after - median_before) > margin)
     worse_fail = fail_after > start["fail_before"] + 0.3
     verdict = "improved" if improved else ("worse" if worse_median or worse_fail else "neutral")
-    why = (f"failure rate {start['fail_before']:.0%} -> {fail_after:.0%}" if worse_fail else
-           f"median trial value {median_before:.6g} -> {median_after:.6g}" if worse_median else "")
+    why = ""
+    if verdict == "worse":
+        why = (f"failure rate {start['fail_before']:.0%} -> {fail_after:.0%}" if worse_fail else
+               f"no new best, and the median trial value went {median_before:.6g} -> {median_after:.6g}")
     return {"before": before, "after": best_after, "delta": delta, "window": window,
             "median_before": median_before, "median_after": median_after, "verdict": verdict, "why": why}
