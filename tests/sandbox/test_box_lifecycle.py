@@ -1,0 +1,162 @@
+"""Cases 21-23: no container outlives its engine; clear errors, never a pull; concurrent tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from engine.errors import EvolveError
+from sandbox.lifecycle import LABEL_PID
+
+pytestmark = pytest.mark.docker
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE = """
+from sandbox.box import run_smoke_test
+from sandbox.container_spec import BoxLimits
+SLEEPER = '''
+import time
+class Sleeper:
+    def propose(self, ctx):
+        time.sleep(120)
+MECHANISM = Sleeper
+'''
+print(run_smoke_test(SLEEPER, limits=BoxLimits(deadline_s=60, per_call_s=90)).status, flush=True)
+"""
+SWEEP = (
+    "from sandbox.image import connect; from sandbox.lifecycle import sweep_orphans; "
+    "print(sweep_orphans(connect()))"
+)
+QUICK = """
+class Quick:
+    def propose(self, ctx):
+        return None
+MECHANISM = Quick
+"""
+
+
+def _start_engine(engine_pids: set[int]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-c", ENGINE], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    engine_pids.add(proc.pid)
+    return proc
+
+
+def _wait_for_running(our_containers, pid: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(c.status == "running" for c in our_containers(**{LABEL_PID: str(pid)})):
+            time.sleep(0.5)  # the smoke test is under way
+            return
+        time.sleep(0.1)
+    raise AssertionError("the engine subprocess never started its smoke-test container")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_engine_removes_its_container(our_containers, engine_pids, sig: signal.Signals) -> None:
+    proc = _start_engine(engine_pids)
+    try:
+        _wait_for_running(our_containers, proc.pid)
+        proc.send_signal(sig)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0
+    assert our_containers(**{LABEL_PID: str(proc.pid)}) == []
+
+
+@pytest.mark.slow
+def test_container_of_a_sigkilled_engine_is_swept_at_the_next_start(our_containers, engine_pids) -> None:
+    proc = _start_engine(engine_pids)
+    _wait_for_running(our_containers, proc.pid)
+    proc.kill()
+    proc.wait(timeout=10)
+    assert our_containers(**{LABEL_PID: str(proc.pid)}), "SIGKILL cannot be handled: the container stays"
+    restarted = subprocess.run([sys.executable, "-c", SWEEP], cwd=ROOT, capture_output=True, text=True,
+                               timeout=60, check=True)
+    assert "bilevel-smoke" in restarted.stdout
+    assert our_containers(**{LABEL_PID: str(proc.pid)}) == []
+
+
+def test_sweep_leaves_containers_of_live_engines_alone(docker_client, sandbox_image, our_containers) -> None:
+    from sandbox.container_spec import BoxLimits, hardened_settings
+    from sandbox.lifecycle import REGISTRY
+
+    settings = hardened_settings(image=sandbox_image, command=["sleep", "30"], kind="host", limits=BoxLimits())
+    container = docker_client.containers.create(**settings)
+    REGISTRY.add(container.id)
+    try:
+        container.start()
+        other_engine = subprocess.run([sys.executable, "-c", SWEEP], cwd=ROOT, capture_output=True, text=True,
+                                      timeout=60, check=True)
+        assert settings["name"] not in other_engine.stdout
+        assert [c.name for c in our_containers(**{LABEL_PID: str(os.getpid())})
+                if c.name == settings["name"]] == [settings["name"]]
+    finally:
+        container.remove(force=True)
+        REGISTRY.discard(container.id)
+
+
+def test_missing_image_is_a_clear_error_and_never_a_pull(docker_client, our_containers) -> None:
+    from sandbox.box import run_smoke_test
+
+    before = {c.id for c in our_containers()}
+    with pytest.raises(EvolveError) as err:
+        run_smoke_test(QUICK, image="bilevel-evolve-sandbox:no-such-tag", client=docker_client)
+    assert "image bilevel-evolve-sandbox:no-such-tag missing: run scripts/build-image.sh" in str(err.value)
+    assert {c.id for c in our_containers()} == before
+    tags = [t for image in docker_client.images.list() for t in image.tags]
+    assert "bilevel-evolve-sandbox:no-such-tag" not in tags
+
+
+def test_unreachable_engine_is_a_clear_error(monkeypatch) -> None:
+    from sandbox.image import connect
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    with pytest.raises(EvolveError) as err:
+        connect(timeout_s=5)
+    assert "no Docker engine answers at unix:///nonexistent/docker.sock" in err.value.problem
+    assert "systemctl start docker" in err.value.fix and "dockerd" in err.value.fix
+
+
+def test_gpu_without_nvidia_runtime_is_refused_before_any_container(docker_client, sandbox_image,
+                                                                     our_containers) -> None:
+    from sandbox import gpu
+    from sandbox.box import run_smoke_test
+
+    if gpu.probe(docker_client).available:
+        pytest.skip("this engine has an NVIDIA runtime")
+    before = {c.id for c in docker_client.containers.list(all=True)}
+    with pytest.raises(EvolveError) as err:
+        run_smoke_test(QUICK, gpu_wanted=True, client=docker_client, image=sandbox_image)
+    assert "no NVIDIA runtime" in err.value.problem
+    created = {c.id for c in docker_client.containers.list(all=True)} - before
+    assert not [c for c in our_containers() if c.id in created]  # not even a "Created" one
+
+
+def test_no_gpu_means_a_plain_cpu_run(box, docker_client) -> None:
+    from sandbox import gpu
+
+    if gpu.probe(docker_client).available:
+        pytest.skip("this engine has an NVIDIA runtime")
+    report = box(QUICK, gpu=None)
+    assert report.status == "PASSED"
+    assert report.device == "device: cpu (no NVIDIA runtime found)"
+
+
+def test_two_smoke_tests_of_one_mechanism_at_once_are_independent(box) -> None:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(pool.map(lambda _: box(QUICK), range(2)))
+    assert [r.status for r in reports] == ["PASSED", "PASSED"]
+    assert reports[0].container != reports[1].container
+    assert reports[0].sha256 == reports[1].sha256
+    assert reports[0].verdict.nonce != reports[1].verdict.nonce
