@@ -255,13 +255,10 @@ def test_surrogate_stays_silent_with_too_little_history() -> None:
 
 
 def test_surrogate_proposes_a_new_point_the_model_rates_well() -> None:
-    history = MiniLoop(None, seed=2).run(0) or []
-    loop = MiniLoop(None, seed=2)
-    loop.run(3)
-    rng_points = [SPACE.sample(__import__("random").Random(i)) for i in range(20)]
-    history = list(loop.history)
-    for p in rng_points:
-        history.append(record(len(history), p, objective(p), False))
+    history = walk_history(3)
+    for i in range(20):
+        point = SPACE.sample(random.Random(i))
+        history.append(record(len(history), point, objective(point), False))
     mech = new_mechanism(get_recipe("surrogate"))
     proposal = mech.propose(make_ctx(history, hook="propose"))
     values = [t.value for t in history]
