@@ -7,6 +7,7 @@ DELETE: history is append-only, nothing prunes lineage.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from engine.errors import EvolveError, UsageError
 from mechanism_archive.models import FORMAT_VERSION, ArchiveEvent, RecordFile
 
 INDEX_FILE = "index.sqlite"
+LOCK_SUFFIX = ".lock"
 BUSY_TIMEOUT_MS = 60_000
 
 _SCHEMA = """
@@ -54,9 +56,11 @@ class Index:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute("PRAGMA synchronous = FULL")
-            if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self._conn.execute("PRAGMA journal_mode = WAL")
-            self._migrate()
+            # Switching to WAL fails with "locked" (no busy wait) while another process switches it too.
+            with _setup_lock(path):
+                if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self._conn.execute("PRAGMA journal_mode = WAL")
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             raise EvolveError(f"the archive index {path} cannot be opened: {exc}",
                               "restore index.sqlite from a backup (the objects/ directory holds the data)") from None
@@ -177,6 +181,18 @@ def newer_format(where: Path, version: int) -> UsageError:
     return UsageError(
         f"archive {where} was written by a newer Bilevel Evolve (format {version}; this version reads "
         f"format {FORMAT_VERSION})", "upgrade Bilevel Evolve, or pass another --archive directory")
+
+
+@contextmanager
+def _setup_lock(path: Path) -> Iterator[None]:
+    try:
+        fh = open(f"{path}{LOCK_SUFFIX}", "a+b")  # noqa: SIM115 - held across the yield
+    except OSError:  # a read-only archive: nobody can be converting it
+        yield
+        return
+    with fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 def _triggers() -> list[str]:

@@ -8,14 +8,21 @@ from pathlib import Path
 
 from engine.errors import EvolveError, UsageError
 from engine.fileio import atomic_write_bytes
-from mechanism_archive.index import INDEX_FILE, newer_format
+from mechanism_archive.index import INDEX_FILE, LOCK_SUFFIX, newer_format
 from mechanism_archive.models import FORMAT_VERSION
 from mechanism_archive.store import OBJECTS_DIR, TEMP_DIR
 
 MARKER_FILE = "archive.json"
 ARCHIVE_ENV = "EVOLVE_ARCHIVE"
 DEFAULT_ARCHIVE_DIR = Path("runs") / "archive"
-_OURS = {MARKER_FILE, INDEX_FILE, f"{INDEX_FILE}-wal", f"{INDEX_FILE}-shm", OBJECTS_DIR, TEMP_DIR}
+_OURS = {MARKER_FILE, INDEX_FILE, f"{INDEX_FILE}-wal", f"{INDEX_FILE}-shm", f"{INDEX_FILE}-journal",
+         f"{INDEX_FILE}{LOCK_SUFFIX}",
+         OBJECTS_DIR, TEMP_DIR}
+
+
+def _ours(name: str) -> bool:
+    # `.archive.json.*.tmp` is a concurrent creator's marker on its way in.
+    return name in _OURS or (name.startswith(f".{MARKER_FILE}.") and name.endswith(".tmp"))
 
 
 def default_archive_dir() -> Path:
@@ -34,7 +41,7 @@ def prepare_root(root: Path, *, create: bool) -> None:
             raise UsageError(
                 f"no mechanism archive at {root}",
                 f"pass --archive DIR (or set {ARCHIVE_ENV}); a run with --levels including 2 creates one")
-        strangers = sorted(p.name for p in root.iterdir() if p.name not in _OURS) if root.exists() else []
+        strangers = sorted(p.name for p in root.iterdir() if not _ours(p.name)) if root.exists() else []
         if strangers:
             raise UsageError(f"{root} is not a mechanism archive and not empty (holds {', '.join(strangers[:5])})",
                              "pass an empty or new directory as the archive")

@@ -29,6 +29,7 @@ SOURCE_FILE = "source.py"
 RECORD_FILE = "record.json"
 REPORT_FILES = {"gate": "gate.json", "box": "box.json"}
 ID_RE = re.compile(r"^[0-9a-f]{64}$")
+_BUCKET_RE = re.compile(r"^[0-9a-f]{2}$")
 VERIFY_FIX = "run `evolve archive verify` to list every problem; restore the archive from a backup"
 
 
@@ -121,7 +122,7 @@ class ObjectStore:
         if not self.objects.is_dir():
             return
         for bucket in sorted(self.objects.iterdir()):
-            if not bucket.is_dir() or len(bucket.name) != 2:
+            if not bucket.is_dir() or not _BUCKET_RE.match(bucket.name):
                 yield bucket.name, bucket
                 continue
             for entry in sorted(bucket.iterdir()):
