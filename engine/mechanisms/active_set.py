@@ -79,6 +79,8 @@ class MechanismSet:
     def states(self) -> dict[str, str]:
         states: dict[str, str] = {}
         for mech in list(self.active):
+            if "state_dict" not in mech.hooks:
+                continue
             try:
                 states[mech.id] = self.host.state_json(mech.id)
             except HookFailure as failure:
@@ -107,35 +109,41 @@ class MechanismSet:
         return hints
 
     def propose(self, ctx: SearchContext, proposal: Proposal, step: int) -> Proposal:
+        """Every mechanism's propose is called; the first (in archive order) that returns a point wins."""
         call = _Call(self, ctx, step)
+        decided = False
         for mech in self._with("propose"):
             value = call(mech, "propose", {})
-            changed = value is not _FAILED and value is not None and value != proposal.params
+            answered = value is not _FAILED and value is not None
+            changed = answered and not decided and value != proposal.params
             call.record(mech, "propose", {}, value, changed)
             if changed:
                 proposal = Proposal(params=value, source=f"mechanism:{mech.name}",
                                     rationale=f"proposed by {mech.name}")
-            if value is not _FAILED and value is not None:
-                break  # the first mechanism that proposes wins; later ones review it
+            decided = decided or answered
         return proposal
 
     def review(self, ctx: SearchContext, proposal: Proposal, step: int) -> tuple[Proposal, str | None]:
+        """Reviews chain in archive order (a replacement is what the next one sees); after a
+        rejection the remaining reviewers are still called, but nothing they say counts."""
         call = _Call(self, ctx, step)
+        rejection: str | None = None
         for mech in self._with("review"):
             args = {"proposal": dict(proposal.params)}
             value = call(mech, "review", args)
-            if value is _FAILED or value is None:
+            if value is _FAILED or value is None or rejection is not None:
                 call.record(mech, "review", args, value, changed=False)
                 continue
             if "reject" in value:
                 call.record(mech, "review", args, value, changed=True)
-                return proposal, f"{mech.name}: {value['reject']}"
+                rejection = f"{mech.name}: {value['reject']}"
+                continue
             changed = value["replace"] != proposal.params
             call.record(mech, "review", args, value, changed)
             if changed:
                 proposal = Proposal(params=value["replace"], source=f"mechanism:{mech.name}",
                                     rationale=f"replaced by {mech.name} on review")
-        return proposal, None
+        return proposal, rejection
 
     def observe(self, ctx: SearchContext, trial: TrialRecord, step: int) -> None:
         call = _Call(self, ctx, step)
@@ -144,20 +152,21 @@ class MechanismSet:
             call.record(mech, "observe", args, call(mech, "observe", args), changed=False)
 
     def accept(self, ctx: SearchContext, trial: TrialRecord, step: int) -> tuple[bool, str | None]:
-        """The keep/discard decision after overrides: (accepted, name of the mechanism that decided)."""
+        """The keep/discard decision after overrides: (accepted, name of the mechanism that decided).
+        Every accept hook is called; the first (in archive order) that answers True/False decides."""
         call = _Call(self, ctx, step)
         incumbent = ctx.incumbent.model_dump() if ctx.incumbent else None
+        decision: tuple[bool, str | None] | None = None
         for mech in self._with("accept"):
             args = {"trial": trial.model_dump(), "incumbent": incumbent}
             value = call(mech, "accept", args)
-            if value is _FAILED or value is None or (trial.status != "ok" and value):
-                # a failed trial has no value to keep, whatever a mechanism says
-                call.record(mech, "accept", args, value, changed=False)
-                continue
-            changed = value != trial.accepted
+            # a failed trial has no value to keep, whatever a mechanism says
+            usable = value is not _FAILED and value is not None and not (trial.status != "ok" and value)
+            changed = usable and decision is None and value != trial.accepted
             call.record(mech, "accept", args, value, changed)
-            return bool(value), (mech.name if changed else None)
-        return trial.accepted, None
+            if usable and decision is None:
+                decision = (bool(value), mech.name if changed else None)
+        return decision or (trial.accepted, None)
 
     # ---- plumbing -----------------------------------------------------------------------------
     def _with(self, hook: str) -> list[ActiveMechanism]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.domains import QuadraticDomain
 
 from engine.agents.offline import ATTENTION, OfflineAgent
 from engine.analysis import summarize
@@ -11,8 +12,6 @@ from engine.events import DecisionMade, TrialFinished
 from engine.loop import InnerLoop
 from engine.models import Proposal, SearchContext
 from engine.run_store import RunStore
-
-from .conftest import QuadraticDomain
 
 
 def _config(**kw: object) -> RunConfig:

@@ -42,6 +42,11 @@ def _sequence(run_dir: Path) -> list[tuple]:
     return [(t["step"], t["params"], t["value"], t["status"], decisions[t["step"]]) for t in trials]
 
 
+def _finished(run_dir: Path) -> bool:
+    checkpoint = run_dir / "checkpoint.json"
+    return checkpoint.exists() and json.loads(checkpoint.read_text())["status"] == "completed"
+
+
 @pytest.mark.slow
 def test_resume_after_repeated_sigkill_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     objective = tmp_path / "objective.py"
@@ -56,6 +61,8 @@ def test_resume_after_repeated_sigkill_matches_an_uninterrupted_run(tmp_path: Pa
     rng = random.Random(1234)
     kills = 0
     for _attempt in range(40):
+        if _finished(run_dir):  # the last kill landed after the final checkpoint
+            break
         started = (run_dir / "config.json").exists()
         cmd = _evolve("resume", str(run_dir), "--no-progress") if started else _evolve(
             "run", *common, "--run-dir", str(run_dir))

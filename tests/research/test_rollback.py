@@ -1,0 +1,92 @@
+"""A mechanism whose hook raises, stalls or answers garbage is rolled back; the loop goes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.domains import QuadraticDomain
+
+from engine.agents.offline import OfflineAgent
+from engine.config import RunConfig
+from engine.loop import InnerLoop
+from engine.mechanisms.active_set import MechanismSet
+from engine.mechanisms.host import LocalProcessHost
+from engine.run_store import RunStore
+
+GOOD = b'''
+class Counter:
+    name = "counter"
+
+    def __init__(self):
+        self._seen = 0
+
+    def observe(self, trial, ctx):
+        self._seen += 1
+
+    def propose(self, ctx):
+        if ctx.incumbent is None:
+            return None
+        params = dict(ctx.incumbent.params)
+        params["x3"] = max(-5.0, min(5.0, params["x3"] - 0.5))
+        return params
+
+    def state_dict(self):
+        return {"seen": self._seen}
+
+    def load_state_dict(self, state):
+        self._seen = state["seen"]
+
+MECHANISM = Counter
+'''
+
+FAULTS = {
+    "raises": "raise ValueError('boom on the third call')",
+    "stalls": "while True:\n                pass",
+    "invalid": "return {'x0': 'not a number'}",
+}
+
+
+def _faulty(kind: str) -> bytes:
+    return f'''
+class Faulty:
+    name = "faulty"
+
+    def __init__(self):
+        self._calls = 0
+
+    def propose(self, ctx):
+        self._calls += 1
+        if self._calls >= 3:
+            {FAULTS[kind]}
+        return None
+
+MECHANISM = Faulty
+'''.encode()
+
+
+@pytest.mark.parametrize("kind", sorted(FAULTS))
+def test_a_faulty_hook_is_rolled_back_without_stopping_the_loop(tmp_path: Path, kind: str) -> None:
+    config = RunConfig(run_id="t", domain="test", iterations=8, seed=1)
+    store = RunStore.create(tmp_path / "run", config)
+    host = LocalProcessHost(tmp_path / "host", call_limit_s=1.0)
+    mechanisms = MechanismSet(host, config.seed, store.append, on_rollback=lambda m, f: None)
+    loop = InnerLoop(store, config, QuadraticDomain(), OfflineAgent(), mechanisms=mechanisms)
+    try:
+        mechanisms.add("good", GOOD, 0)
+        mechanisms.add("faulty", _faulty(kind), 0)
+        loop.start()
+        outcome = loop.run()
+    finally:
+        host.close()
+    events = store.events()
+    rollbacks = [e for e in events if e.kind == "rollback"]
+    assert [r.mechanism for r in rollbacks] == ["faulty"]
+    assert {"raises": "raised", "stalls": "timeout", "invalid": "invalid"}[kind] in rollbacks[0].reason
+    assert rollbacks[0].active == ("good",)
+    assert outcome.status == "completed" and outcome.steps == 9
+    good_calls = [e for e in events if e.kind == "hook" and e.mechanism == "good"]
+    assert {e.hook for e in good_calls} == {"propose", "observe"} and len(good_calls) == 16
+    checkpoint = store.load_checkpoint()
+    assert [m["id"] for m in checkpoint.extra["mechanisms"]] == ["good"]
+    assert checkpoint.extra["mechanism_states"]["good"] == '{"seen": 8}'
