@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from mechanism_archive.layout import ARCHIVE_ENV, default_archive_dir
 from mechanism_archive.terminal import lineage_tree, list_table, show_view, source_diff
 
 EXIT_OK, EXIT_FAILED = 0, 1
+PIPE_WIDTH = 160
 
 
 def add_archive_parser(sub: argparse._SubParsersAction) -> None:
@@ -73,7 +75,10 @@ def _open(args: argparse.Namespace) -> Archive:
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH  # piped to a file or another program: do not cut names at 80 columns
+    return console
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

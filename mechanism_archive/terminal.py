@@ -54,8 +54,12 @@ def effect_text(summary: MechanismSummary) -> Text:
 
 def list_table(summaries: list[MechanismSummary]) -> Table:
     table = Table(title=f"{len(summaries)} mechanisms", title_justify="left")
-    for column in ("id", "name", "status", "parent", "effect", "run"):
-        table.add_column(column, no_wrap=column in {"id", "parent"})
+    table.add_column("id", no_wrap=True, min_width=12)
+    table.add_column("name", overflow="fold", min_width=10, ratio=2)
+    table.add_column("status", overflow="fold", min_width=8)
+    table.add_column("parent", overflow="ellipsis", no_wrap=True, max_width=15)
+    table.add_column("effect", overflow="fold")
+    table.add_column("run", overflow="fold", min_width=5, ratio=1)
     for s in summaries:
         parent = s.parents[0][:12] + (f" +{len(s.parents) - 1}" if len(s.parents) > 1 else "") if s.parents else "-"
         table.add_row(s.short_id, plain(s.name), status_text(s.status), parent, effect_text(s), plain(s.status_run))
