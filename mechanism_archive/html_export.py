@@ -75,7 +75,7 @@ def _mechanism_body(rec: MechanismRecord, summaries: dict[str, MechanismSummary]
               ("parents", links(s.parents)), ("children", links(children.get(s.id, ()))),
               ("created", _t(s.created)), ("first run", _t(s.first_run)),
               ("gate", _t(report_line(rec.gate_report, "gate"))), ("box", _t(report_line(rec.box_report, "box")))]
-    by_run = "".join(f"<tr><td>{_t(run)}</td><td>{_badge(st)}</td></tr>" for run, st in rec.status_by_run().items())
+    by_run = "".join(f"<tr><td>{_t(run)}</td><td>{_badge(st)}</td></tr>" for run, st in rec.status_by_run.items())
     history = "".join(
         f"<tr><td>{ev.seq}</td><td>{_t(ev.ts[:19])}</td><td>{_t(ev.run_id)}</td><td>{_t(ev.kind)}</td>"
         f"<td>{_badge(ev.status) if ev.status else '-'}</td><td>{_t(ev.reason)}</td>"

@@ -108,6 +108,7 @@ class MechanismRecord(_Frozen):
     def parents(self) -> tuple[str, ...]:
         return self.summary.parents
 
+    @property
     def status_by_run(self) -> dict[str, Status]:
         """The latest status of this mechanism in each run that touched it, in first-touched order."""
         out: dict[str, Status] = {}
@@ -116,10 +117,12 @@ class MechanismRecord(_Frozen):
                 out[event.run_id] = event.status
         return out
 
+    @property
     def effects(self) -> dict[str, dict[str, Any]]:
         """The latest measured effect per run."""
         return {e.run_id: e.payload for e in self.history if e.kind == "effect"}
 
+    @property
     def hook_stats(self) -> dict[str, dict[str, Any]]:
         """The latest hook statistics per run."""
         return {e.run_id: e.payload for e in self.history if e.kind == "hook_stats"}

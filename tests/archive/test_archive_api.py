@@ -87,7 +87,7 @@ def test_status_is_per_run_and_list_shows_the_latest_event(archive: Archive) -> 
     archive.set_status(rec.id, "rolled-back", run_id="run-b", reason="propose raised KeyError")
     archive.set_status(rec.id, "dead", run_id="run-a", reason="no hook changed a decision")
     got = archive.get(rec.id)
-    assert got.status_by_run() == {"run-a": "dead", "run-b": "rolled-back"}
+    assert got.status_by_run == {"run-a": "dead", "run-b": "rolled-back"}
     assert archive.status_in_run(rec.id, "run-b") == "rolled-back"
     assert archive.status_in_run(rec.id, "run-c") is None
     (summary,) = archive.list()
@@ -104,9 +104,9 @@ def test_effect_and_hook_stats_are_recorded_per_run(archive: Archive) -> None:
     archive.record_effect(rec.id, run_id="run-b", effect={"before": 3.0, "after": float("nan"), "delta": None,
                                                            "verdict": "neutral"})
     got = archive.get(rec.id)
-    assert got.hook_stats() == {"run-a": {"propose": {"calls": 12, "changed": 4}}}
-    assert got.effects()["run-a"]["delta"] == -0.2
-    assert got.effects()["run-b"]["after"] is None  # NaN is stored as strict JSON null
+    assert got.hook_stats == {"run-a": {"propose": {"calls": 12, "changed": 4}}}
+    assert got.effects["run-a"]["delta"] == -0.2
+    assert got.effects["run-b"]["after"] is None  # NaN is stored as strict JSON null
     assert got.summary.effect_run == "run-b" and got.summary.effect_delta is None
 
 
