@@ -179,7 +179,7 @@ class ContainerHost:
         try:
             reply = self._ask(mech_id, hook, {"op": "call", "mech": mech_id, "hook": hook, "ctx": ctx,
                                               "seed": seed, "args": args, "limit_s": self.call_limit_s})
-            return _value(mech_id, hook, reply)
+            return self._checked(mech_id, hook, reply)
         finally:
             self._settle()
 
@@ -188,8 +188,8 @@ class ContainerHost:
             reply = self._ask(mech_id, "state_dict", {"op": "state_dict", "mech": mech_id,
                                                       "limit_s": self.call_limit_s})
             if "unencodable" in reply:
-                raise HookFailure(mech_id, "state_dict", "invalid", f"returned {reply['unencodable']}")
-            _value(mech_id, "state_dict", reply)
+                raise HookFailure(mech_id, "state_dict", "invalid", f"returned {str(reply['unencodable'])[:300]}")
+            self._checked(mech_id, "state_dict", reply)
             text = str(reply["value_json"])
             if mech_id in self._kept:
                 self._kept[mech_id].state_json = text
@@ -268,6 +268,14 @@ class ContainerHost:
             raise HookFailure(mech_id, hook, envelope["kind"], envelope["reason"])
         reply: dict[str, Any] = envelope["reply"]
         return reply
+
+    def _checked(self, mech_id: str, hook: str, reply: dict[str, Any]) -> Any:
+        try:
+            return _value(mech_id, hook, reply)
+        except HookFailure as failure:
+            if failure.kind == "garbage":  # its worker's channel is out of step: kill it
+                self._drop_in_server(mech_id)
+            raise
 
     def _drop_in_server(self, mech_id: str) -> None:
         self._kept.pop(mech_id, None)

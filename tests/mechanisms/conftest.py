@@ -1,0 +1,149 @@
+"""Fixtures for the mechanism host tests: a real Docker engine, the sandbox image, and hosts that
+are always closed. Locally a missing engine or image skips with the reason; with CI=true it fails.
+After the session, no container this session started may remain."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from engine.models import SearchConfig, SearchContext, TrialRecord
+from engine.space import SearchSpace
+
+SPACE = SearchSpace.from_dict({
+    "x": {"type": "float", "low": -5.0, "high": 5.0, "default": 0.0},
+    "lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True, "default": 1e-2},
+    "act": {"type": "choice", "choices": ["relu", "gelu", "tanh"], "default": "relu"},
+})
+
+COUNTER = """
+class Counter:
+    name = "counter"
+
+    def __init__(self):
+        self.seen = 0
+
+    def observe(self, trial, ctx):
+        self.seen += 1
+
+    def guide(self, ctx):
+        return {"note": "seen %d" % self.seen}
+
+    def state_dict(self):
+        return {"seen": self.seen}
+
+    def load_state_dict(self, state):
+        self.seen = int(state["seen"])
+
+MECHANISM = Counter
+"""
+
+
+def misbehaving(observe_body: str, imports: str = "import os, signal, sys") -> bytes:
+    """A mechanism whose observe hook runs `observe_body` (the box's gate is not involved here)."""
+    body = "\n".join("        " + line for line in observe_body.strip().splitlines())
+    return (f"{imports}\n\nclass Misbehaving:\n    name = 'misbehaving'\n\n"
+            f"    def observe(self, trial, ctx):\n{body}\n        return None\n\n"
+            "MECHANISM = Misbehaving\n").encode()
+
+
+def ctx_json(iteration: int = 1, trials: int = 3) -> dict[str, Any]:
+    rng = random.Random(iteration)
+    history = tuple(trial_record(i, rng.uniform(-5, 5)) for i in range(trials))
+    return SearchContext(space=SPACE, direction="minimize", iteration=iteration, history=history,
+                         incumbent=history[0] if history else None, config=SearchConfig(),
+                         rng=random.Random(0)).to_json()
+
+
+def trial_record(iteration: int, x: float) -> TrialRecord:
+    return TrialRecord(iteration=iteration, params={"x": x, "lr": 0.01, "act": "relu"}, status="ok",
+                       value=x * x, accepted=iteration == 0)
+
+
+def observe(host: Any, mech_id: str, iteration: int = 1) -> Any:
+    return host.call(mech_id, "observe", ctx_json(iteration), 7, {"trial": trial_record(iteration, 0.5).model_dump()})
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but the mechanism host cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    from engine.errors import EvolveError
+    from sandbox.image import connect
+
+    try:
+        client = connect(timeout_s=60)
+    except EvolveError as exc:
+        _unavailable(f"no Docker engine: {exc.problem}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_image(docker_client: Any) -> str:
+    from engine.errors import EvolveError
+    from sandbox.image import image_name, require_image
+
+    try:
+        require_image(docker_client, image_name())
+    except EvolveError as exc:
+        _unavailable(f"{exc.problem} (bash scripts/build-image.sh)")
+    return image_name()
+
+
+@pytest.fixture
+def make_host(docker_client: Any, sandbox_image: str) -> Iterator[Callable[..., Any]]:
+    """make_host(**ContainerHost options) -> a ContainerHost on the test engine, closed afterwards."""
+    from engine.mechanisms.container_host import ContainerHost
+
+    made: list[ContainerHost] = []
+
+    def make(**options: Any) -> ContainerHost:
+        options = {"call_limit_s": 3.0, "load_limit_s": 30.0, **options}
+        host = ContainerHost(f"test{len(made)}", client=docker_client, image=sandbox_image, **options)
+        made.append(host)
+        return host
+
+    yield make
+    for host in made:
+        host.close()
+
+
+@pytest.fixture
+def host_containers(docker_client: Any) -> Callable[[], list[Any]]:
+    """host_containers() -> every mechanism host container (any state) this process owns."""
+    from sandbox.lifecycle import LABEL_KIND, LABEL_OWNER, LABEL_PID, OWNER_VALUE
+
+    def find() -> list[Any]:
+        labels = [f"{LABEL_OWNER}={OWNER_VALUE}", f"{LABEL_KIND}=host", f"{LABEL_PID}={os.getpid()}"]
+        return docker_client.containers.list(all=True, filters={"label": labels})
+
+    return find
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_host_container_left_behind() -> Iterator[None]:
+    yield
+    try:
+        import docker
+
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception:
+        return  # no engine: nothing could have been left
+    from sandbox.lifecycle import LABEL_OWNER, LABEL_PID, OWNER_VALUE
+
+    left = client.containers.list(all=True, filters={"label": [f"{LABEL_OWNER}={OWNER_VALUE}",
+                                                                f"{LABEL_PID}={os.getpid()}"]})
+    names = [c.name for c in left]
+    for container in left:
+        container.remove(force=True)
+    assert not names, f"containers with our label survived the test session: {names}"
