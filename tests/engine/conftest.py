@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from support.domains import QuadraticDomain
+from quadratic_domain import QuadraticDomain
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.domains import QuadraticDomain
+from quadratic_domain import QuadraticDomain
 
 from engine.agents.offline import ATTENTION, OfflineAgent
 from engine.analysis import summarize
