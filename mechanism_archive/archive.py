@@ -108,17 +108,22 @@ class Archive:
                             created=now_iso(), run_id=run_id, status=status, reason=reason,  # type: ignore[arg-type]
                             session=ctx["session"])
         with self._index.write() as conn:
-            reused = not self._store.write(data, record, {"gate": ctx["gate"], "box": ctx["box"]})
-            stored = self._store.read_record(mid) if reused else record
-            self._index.insert_mechanism(conn, stored)
-            payload: dict[str, Any] = {"reused": reused}
-            if reused:
-                payload |= {"name": record.name, "class_name": record.class_name, "origin": origin,
-                            "parents": list(resolved), "session": ctx["session"],
-                            "gate_report": ctx["gate"], "box_report": ctx["box"]}
-            self._index.insert_event(conn, mechanism_id=mid, run_id=run_id, kind="archived", status=status,
-                                     reason=reason, payload=payload, key=key)
+            if not self._index.check_key(conn, key, mid, "archived"):  # else: recorded before (a resumed session)
+                self._store_and_index(conn, data, record, ctx, key)
         return self.get(mid)
+
+    def _store_and_index(self, conn: sqlite3.Connection, data: bytes, record: RecordFile, ctx: dict[str, Any],
+                         key: str | None) -> None:
+        reused = not self._store.write(data, record, {"gate": ctx["gate"], "box": ctx["box"]})
+        # A reused object keeps its first record, so the index must agree with that one.
+        self._index.insert_mechanism(conn, self._store.read_record(record.id) if reused else record)
+        payload: dict[str, Any] = {"reused": reused}
+        if reused:
+            payload |= {"name": record.name, "class_name": record.class_name, "origin": record.origin,
+                        "parents": list(record.parents), "session": ctx["session"],
+                        "gate_report": ctx["gate"], "box_report": ctx["box"]}
+        self._index.insert_event(conn, mechanism_id=record.id, run_id=record.run_id, kind="archived",
+                                 status=record.status, reason=record.reason, payload=payload, key=key)
 
     def set_status(self, mechanism_id: str, status: str, *, run_id: str, reason: str = "",
                    key: str | None = None) -> ArchiveEvent | None:

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -25,7 +26,12 @@ EXIT_OK, EXIT_FAILED = 0, 1
 PIPE_WIDTH = 160
 
 
-def add_archive_parser(sub: argparse._SubParsersAction) -> None:
+# Adds one more `evolve archive ACTION` (e.g. `add FILE`, which needs the sandbox and lives elsewhere):
+# called with the actions' subparsers and the parent parser that carries --archive.
+ActionAdder = Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]
+
+
+def add_archive_parser(sub: argparse._SubParsersAction, extra_actions: Sequence[ActionAdder] = ()) -> None:
     # --archive is accepted before or after the action (`archive --archive D list` or `archive list --archive D`).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--archive", type=Path, default=argparse.SUPPRESS,
@@ -64,9 +70,13 @@ def add_archive_parser(sub: argparse._SubParsersAction) -> None:
                                             "dot: a file or - for stdout (default ARCHIVE/export/lineage.dot)")
     a.set_defaults(handler=_cmd_export)
 
+    for add in extra_actions:
+        add(actions, common)
 
-def _open(args: argparse.Namespace) -> Archive:
-    archive = Archive.open(getattr(args, "archive", None) or default_archive_dir())
+
+def open_archive(args: argparse.Namespace, *, create: bool = False) -> Archive:
+    """The archive named by --archive (or the default), saying on stderr what recovery repaired."""
+    archive = Archive.open(getattr(args, "archive", None) or default_archive_dir(), create=create)
     rec = archive.recovery
     if rec.temp_removed or rec.adopted:
         print(f"recovered after an interrupted write: removed {rec.temp_removed} temp entries, "
@@ -82,7 +92,7 @@ def _console() -> Console:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    with _open(args) as archive:
+    with open_archive(args) as archive:
         summaries = archive.list(run_id=args.run)
     if args.json:
         print(json.dumps([s.model_dump(mode="json") for s in summaries], indent=2))
@@ -94,7 +104,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    with _open(args) as archive:
+    with open_archive(args) as archive:
         record = archive.get(args.id)
     if args.json:
         data = record.model_dump(mode="json")
@@ -107,14 +117,14 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_lineage(args: argparse.Namespace) -> int:
-    with _open(args) as archive:
+    with open_archive(args) as archive:
         lineage = archive.lineage(args.id)
     _console().print(lineage_tree(lineage))
     return EXIT_OK
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    with _open(args) as archive:
+    with open_archive(args) as archive:
         a, b = archive.get(args.a), archive.get(args.b)
     diff = source_diff(a, b)
     if not diff:
@@ -132,7 +142,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    with _open(args) as archive:
+    with open_archive(args) as archive:
         report = archive.verify()
     if args.json:
         print(json.dumps({"ok": report.ok, **report.model_dump(mode="json")}, indent=2))
@@ -150,7 +160,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from mechanism_archive.dot_export import lineage_dot
     from mechanism_archive.html_export import export_html
 
-    with _open(args) as archive:
+    with open_archive(args) as archive:
         if args.format == "html":
             out_dir = args.out or archive.root / "export"
             if out_dir.exists() and not out_dir.is_dir():

@@ -20,7 +20,7 @@ STATUS_HEX = {
     "rolled-back": "#8e24aa",
     "dead": "#616161",
 }
-NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 190, 46, 24, 54, 16
+NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 220, 46, 24, 54, 16
 MAX_LABEL = 24
 
 
@@ -30,7 +30,8 @@ def short_name(name: str, limit: int = MAX_LABEL) -> str:
 
 
 def layered_positions(summaries: Mapping[str, MechanismSummary]) -> dict[str, tuple[int, int]]:
-    """(column, row) per mechanism: row = generation; columns ordered by the parents' mean column."""
+    """(column, row) per mechanism: row = generation; within a row, ordered by and placed near the
+    parents' mean column."""
     gen = generations(summaries)
     layers: dict[int, list[str]] = {}
     for mid in summaries:
@@ -44,9 +45,12 @@ def layered_positions(summaries: Mapping[str, MechanismSummary]) -> dict[str, tu
             cols = [column[p] for p in summaries[mid].parents if p in column]
             return (sum(cols) / len(cols) if cols else -1.0, order[mid])
 
-        for col, mid in enumerate(sorted(layers[row], key=key)):
-            column[mid] = col
-            out[mid] = (col, row)
+        next_free = 0
+        for mid in sorted(layers[row], key=key):
+            # Sit under the parents where there is room, so a single child does not drift to the left.
+            bary = key(mid)[0]
+            col = max(next_free, round(bary)) if bary >= 0 else next_free
+            column[mid], out[mid], next_free = col, (col, row), col + 1
     return out
 
 

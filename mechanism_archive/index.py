@@ -121,12 +121,26 @@ class Index:
                      status: str | None = None, reason: str = "", payload: dict[str, Any] | None = None,
                      key: str | None = None) -> int | None:
         """Append an event; return its seq, or None when an event with the same key already exists."""
+        Index.check_key(conn, key, mechanism_id, kind)
         cur = conn.execute(
             "INSERT OR IGNORE INTO events (ts, mechanism_id, run_id, kind, status, reason, payload, key) "
             "VALUES (?,?,?,?,?,?,?,?)",
             (now_iso(), mechanism_id, run_id, kind, status, reason,
              json.dumps(payload or {}, allow_nan=False, sort_keys=True), key))
         return cur.lastrowid if cur.rowcount else None
+
+    @staticmethod
+    def check_key(conn: sqlite3.Connection, key: str | None, mechanism_id: str, kind: str) -> bool:
+        """True when `key` already names an event; a key reused for another mechanism or kind is a bug."""
+        if key is None:
+            return False
+        row = conn.execute("SELECT mechanism_id, kind FROM events WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return False
+        if (row["mechanism_id"], row["kind"]) != (mechanism_id, kind):
+            raise UsageError(f"event key {key!r} already names a {row['kind']} event of mechanism "
+                             f"{row['mechanism_id'][:12]}", "use a key unique to this mechanism and event")
+        return True
 
     # ---- reads --------------------------------------------------------------------------------
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:

@@ -133,7 +133,8 @@ class ObjectStore:
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise corrupt(mechanism_id, f"{name} is missing") from None
+            missing = name if path.parent.is_dir() else f"its directory {path.parent.relative_to(self.root)}"
+            raise corrupt(mechanism_id, f"{missing} is missing") from None
         except OSError as exc:
             raise corrupt(mechanism_id, f"{name} is unreadable ({exc.strerror})") from None
 

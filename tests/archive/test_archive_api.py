@@ -118,6 +118,15 @@ def test_an_event_key_makes_a_repeated_call_record_once(archive: Archive) -> Non
     assert len(archive.events(mechanism_id=rec.id)) == 2
 
 
+def test_an_event_key_reused_for_another_mechanism_is_refused_before_writing(archive: Archive) -> None:
+    first = add(archive, "a", key="run-a:session:3:0")
+    with pytest.raises(UsageError, match="already names a archived event"):
+        add(archive, "b", key="run-a:session:3:0")
+    with pytest.raises(UsageError, match="already names"):
+        archive.set_status(first.id, "dead", run_id="run-a", key="run-a:session:3:0")
+    assert [s.id for s in archive.list()] == [first.id] and len(object_dirs(archive.root)) == 1
+
+
 def test_parents_must_already_be_in_the_archive(archive: Archive) -> None:
     with pytest.raises(UsageError, match="no mechanism"):
         add(archive, "child", parents=("ab" * 32,))

@@ -139,3 +139,25 @@ def test_export_html_defaults_to_the_archive_export_folder(family: tuple[Path, l
     assert str(root / "export" / "index.html") in capsys.readouterr().out
     assert all((root / "export" / "mechanisms" / f"{mid}.html").is_file() for mid in ids)
     assert run_archive_cli(["archive", "--archive", str(root), "verify"]) == 0
+
+
+def test_other_packages_can_add_archive_actions_that_share_the_archive_flag(
+        family: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from mechanism_archive.cli import add_archive_parser, open_archive
+
+    def add_count(actions: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+        def count(args: argparse.Namespace) -> int:
+            with open_archive(args) as arch:
+                print(len(arch.list()))
+            return 0
+        actions.add_parser("count", parents=[common]).set_defaults(handler=count)
+
+    parser = argparse.ArgumentParser(prog="evolve")
+    add_archive_parser(parser.add_subparsers(dest="command"), extra_actions=[add_count])
+    root, _ = family
+    for argv in (["archive", "--archive", str(root), "count"], ["archive", "count", "--archive", str(root)]):
+        args = parser.parse_args(argv)
+        assert args.handler(args) == 0
+        assert capsys.readouterr().out.strip() == "3"

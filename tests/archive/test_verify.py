@@ -74,6 +74,8 @@ def test_verify_detects_a_deleted_object_directory(archive: Archive) -> None:
     shutil.rmtree(_obj(archive, rec.id))
     problems = archive.verify().problems
     assert [(p.kind, p.mechanism_id) for p in problems] == [("missing-object", rec.id)]
+    with pytest.raises(EvolveError, match=r"corrupted: its directory objects/\w\w/\w+ is missing"):
+        archive.get(rec.id)
 
 
 def test_verify_detects_events_of_unknown_mechanisms_and_bad_statuses(archive: Archive) -> None:
