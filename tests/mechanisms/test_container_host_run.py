@@ -20,7 +20,7 @@ from engine.mechanisms.active_set import MechanismSet
 from engine.mechanisms.host import LocalProcessHost
 from engine.run_store import RunStore
 
-from .conftest import COUNTER
+from .conftest import COUNTER, misbehaving
 
 pytestmark = pytest.mark.docker
 TRIGGER_ITERATION = 14  # the smoke test's synthetic trace stops at iteration 11
@@ -126,3 +126,40 @@ def test_the_same_time_bomb_under_the_unconfined_host_does_reach_the_host(tmp_pa
     report = json.loads(checkpoint.extra["mechanism_states"]["time-bomb"])["report"]
     assert report == {"save": "written", "secret": f"read: {secret}"}
     assert target.exists()
+
+
+def test_faulty_mechanisms_are_rolled_back_mid_run_and_the_run_finishes_with_the_rest(
+        tmp_path: Path, docker_client: Any, sandbox_image: str) -> None:
+    from engine.mechanisms.container_host import ContainerHost
+
+    faulty = {
+        "staller": misbehaving("if ctx.iteration >= 4:\n    while True:\n        pass"),
+        "server-killer": misbehaving("if ctx.iteration >= 7:\n    os.kill(os.getppid(), signal.SIGKILL)"),
+        "quitter": misbehaving("if ctx.iteration >= 10:\n    os._exit(1)"),
+    }
+    config = RunConfig(run_id="faults", domain="function:branin", iterations=14, seed=5)
+    store = RunStore.create(tmp_path / "run", config)
+    host = ContainerHost(config.run_id, client=docker_client, image=sandbox_image, call_limit_s=1.0)
+    try:
+        mechanisms = MechanismSet(host, config.seed, store.append, on_rollback=lambda m, f: None)
+        for mech_id, source in faulty.items():  # in archive order, ahead of the counter
+            mechanisms.add(mech_id, source, step=0)
+        mechanisms.add("counter", COUNTER.encode(), step=0)
+        loop = InnerLoop(store, config, load_domain(config.domain), OfflineAgent(), mechanisms=mechanisms)
+        loop.start()
+        outcome = loop.run()
+        checkpoint = store.load_checkpoint()
+    finally:
+        host.close()
+        store.close()
+
+    assert outcome.status == "completed" and outcome.steps == config.total_steps
+    rolled = {e.mechanism: (e.iteration, e.reason.split(":")[0]) for e in store.events()
+              if isinstance(e, MechanismRolledBack)}
+    assert rolled == {"staller": (4, "hook observe timeout"), "server-killer": (7, "hook observe died"),
+                      "quitter": (10, "hook observe died")}
+    assert mechanisms.ids() == ("counter",) and host.restarts == 1
+    assert checkpoint is not None
+    # the server-killer went first at its step, so the counter came back from the previous checkpoint
+    # and still saw every iteration
+    assert json.loads(checkpoint.extra["mechanism_states"]["counter"]) == {"seen": config.iterations}
