@@ -12,8 +12,10 @@ from domains.base import Domain
 from engine.agents.base import Agent
 from engine.agents.factory import build_agent, build_llm_for
 from engine.config import RunConfig
+from engine.errors import EvolveError
 from engine.loop import InnerLoop
 from engine.mechanisms.active_set import MechanismSet
+from engine.mechanisms.bookkeeping import ArchiveBookkeeper
 from engine.mechanisms.host import LocalProcessHost, MechanismHost
 from engine.outer import OuterController
 from engine.run_store import RunStore
@@ -58,11 +60,11 @@ class Parts:
             close()
 
 
-def prepare(config: RunConfig, run_dir: Path) -> Parts:
+def prepare(config: RunConfig, run_dir: Path, *, user_mechanisms: int = 0) -> Parts:
     domain = load_domain_for(config)
     client = build_llm_for(config, run_dir)
     parts = Parts(domain=domain, client=client, agent=build_agent(config, client))
-    if "2" in config.levels or config.mechanisms:
+    if "2" in config.levels or config.mechanisms or user_mechanisms:
         from mechanism_archive.archive import Archive
 
         parts.archive = Archive.open(archive_path(config), create=True)
@@ -72,6 +74,22 @@ def prepare(config: RunConfig, run_dir: Path) -> Parts:
 
             require_image(connect(), image_name())  # no engine or no image: say so before starting
     return parts
+
+
+def vet_user_mechanisms(config: RunConfig, parts: Parts, files: list[Path]) -> RunConfig:
+    """Vet and archive each --mechanism file; the run starts only if every one is accepted."""
+    from engine.research.user_mechanisms import vet_and_archive
+
+    assert parts.archive is not None
+    ids = []
+    for path in files:
+        mech_id, vetting = vet_and_archive(path, parts.archive, run_id=config.run_id,
+                                           space=parts.domain.space.to_dict(), direction=parts.domain.direction)
+        if not vetting.accepted:
+            raise EvolveError(f"mechanism {path} was rejected ({vetting.status}):\n{vetting.text}",
+                              "fix what the report names and run again (`evolve check FILE` shows it alone)")
+        ids.append(mech_id)
+    return config.model_copy(update={"mechanisms": tuple(dict.fromkeys(ids))})
 
 
 def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) -> InnerLoop:
@@ -89,6 +107,7 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
         parts.closers.append(host.close)
         mechanisms = MechanismSet(host, config.seed, store.append, on_rollback=lambda m, f: None)
         source = parts.archive.source
+        outer.append(ArchiveBookkeeper(parts.archive))
     if "2" in config.levels:
         from engine.research.controller import ResearchController
         from engine.research.vetting import SandboxVetter

@@ -45,6 +45,9 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
     outer.add_argument("--level15-every", type=int, default=5, help="Level 1.5 cycle, in iterations (5)")
     outer.add_argument("--level2-every", type=int, default=8, help="Level 2 research session period (8)")
     outer.add_argument("--repair-rounds", type=int, default=2, help="repair rounds per rejected candidate (2)")
+    outer.add_argument("--mechanism", type=Path, action="append", default=[], metavar="FILE",
+                       help="a mechanism of your own, vetted (gate -> box) and active from the first iteration; "
+                       "repeatable")
     outer.add_argument("--mechanism-runtime", choices=["container", "host"], default="container",
                        help="where mechanism code runs: the sandbox container (default) or, for trusted "
                        "code only, unconfined host processes")
@@ -81,8 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         raise UsageError(_validation_message(exc), "see `evolve run --help`") from None
     run_dir = args.run_dir or DEFAULT_RUNS_ROOT / run_id
-    print(f"run directory: {run_dir}", file=sys.stderr)
-    outcome = start_run(config, run_dir, progress=not args.no_progress)
+    outcome = start_run(config, run_dir, progress=not args.no_progress, user_mechanisms=args.mechanism)
     return _finish(outcome, run_dir)
 
 

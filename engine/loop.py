@@ -18,6 +18,7 @@ from engine.errors import RunDirError, SpaceError
 from engine.events import (
     DecisionMade,
     Event,
+    MechanismInjected,
     MechanismRolledBack,
     NoiseFloorMeasured,
     ProposalMade,
@@ -91,7 +92,19 @@ class InnerLoop:
                               agent=cfg.agent, levels=cfg.levels,
                               seed=cfg.seed, iterations=cfg.iterations,
                               space=self.domain.space.to_dict()))
+        self._inject_user_mechanisms()
         self._checkpoint(force_durable=True)
+
+    def _inject_user_mechanisms(self) -> None:
+        """Mechanisms given with --mechanism (already vetted and archived) are live from step 0."""
+        if self.mechanisms is None or not self.config.mechanisms:
+            return
+        if self.mechanism_source is None:
+            raise RunDirError("user mechanisms need the archive they were vetted into", "pass --archive")
+        for mech_id in self.config.mechanisms:
+            mech = self.mechanisms.add(mech_id, self.mechanism_source(mech_id), 0)
+            self._emit(MechanismInjected(step=0, iteration=0, mechanism=mech_id, name=mech.name,
+                                         active=self.mechanisms.ids()))
 
     def resume(self) -> None:
         checkpoint = self.store.load_checkpoint()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
 import structlog
 
-from engine.assembly import build_loop, prepare
+from engine.assembly import build_loop, prepare, vet_user_mechanisms
 from engine.config import RunConfig
 from engine.errors import RunDirError
 from engine.logging_setup import close_logging, configure_logging
@@ -28,13 +29,18 @@ def default_run_id(domain: str, seed: int) -> str:
     return f"{slug[:40] or 'run'}-{time.strftime('%Y%m%d-%H%M%S')}-s{seed}"
 
 
-def start_run(config: RunConfig, run_dir: Path, *, progress: bool = True) -> LoopOutcome:
+def start_run(config: RunConfig, run_dir: Path, *, progress: bool = True,
+              user_mechanisms: Sequence[Path] = ()) -> LoopOutcome:
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunDirError(f"run directory {run_dir} already exists and is not empty",
                           f"continue it with `evolve resume {run_dir}`, or pick a new --run-dir")
-    parts = prepare(config, run_dir)  # bad input, a missing key or engine fails here: nothing written
+    # bad input, a missing key or engine, a rejected user mechanism: all fail here, nothing written
+    parts = prepare(config, run_dir, user_mechanisms=len(user_mechanisms))
     try:
+        if user_mechanisms:
+            config = vet_user_mechanisms(config, parts, list(user_mechanisms))
         store = RunStore.create(run_dir, config)
+        print(f"run directory: {run_dir}", file=sys.stderr)
         with _run_logging(run_dir):
             loop = build_loop(config, run_dir, store, parts)
             loop.start()

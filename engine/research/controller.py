@@ -61,24 +61,11 @@ class ResearchController:
         return None
 
     def on_rollback(self, loop: InnerLoop, mech: ActiveMechanism, failure: HookFailure, step: int) -> None:
-        self.pending.pop(mech.id, None)
-        self.archive.set_status(mech.id, "rolled-back", run_id=loop.config.run_id,
-                                reason=f"hook {failure.hook} {failure.kind}: {failure.reason}",
-                                key=f"{loop.config.run_id}:rollback:{mech.id}:{step}")
+        self.pending.pop(mech.id, None)  # the archive side is the ArchiveBookkeeper's
 
     def on_finish(self, loop: InnerLoop) -> None:
         iteration = max(0, loop.state.steps_done - loop.config.baseline_steps)
         self._measure_effects(loop, loop.state.steps_done, iteration, final=True)
-        if loop.mechanisms is None:
-            return
-        run_id = loop.config.run_id
-        for mech in list(loop.mechanisms.active):
-            stats = {h: vars(s) for h, s in mech.stats.items()}
-            self.archive.record_hook_stats(mech.id, run_id=run_id, stats=stats, key=f"{run_id}:stats:{mech.id}")
-            if mech.changed_decisions == 0:
-                calls = sum(s.calls for s in mech.stats.values())
-                self.archive.set_status(mech.id, "dead", run_id=run_id, key=f"{run_id}:dead:{mech.id}",
-                                        reason=f"{calls} hook calls, none changed a decision")
 
     def state_dict(self) -> dict[str, Any]:
         return {"sessions": self.sessions, "tried": self.tried, "pending": self.pending, "accepted": self.accepted}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,7 +40,7 @@ class SandboxVetter:
 
         policy = GatePolicy.default().allowing(*candidate.extra_imports) if candidate.extra_imports else None
         text = candidate.source.decode("utf-8", "replace")
-        report = check_mechanism(text, gpu=self.gpu, space=space, policy=policy)
+        report = check_mechanism(text, gpu=self.gpu, space=space or None, policy=policy)
         as_json = report.to_json()
         reason = "; ".join(report.reasons)[:2000] if not report.accepted else ""
         return Vetting(status=report.status, sha256=hashlib.sha256(candidate.source).hexdigest(),
@@ -50,7 +49,3 @@ class SandboxVetter:
 
 def vetting_summary(v: Vetting) -> dict[str, Any]:
     return {"status": v.status, "sha256": v.sha256, "reason": v.reason}
-
-
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
