@@ -45,7 +45,7 @@ def test_sessions_inject_mechanisms_and_the_sklearn_candidate_is_rolled_back(fin
     injected = [e for e in events if e.kind == "injection"]
     assert injected
     # the rollback kept the set the run had: the active set right after equals the one before
-    before = [e for e in events if e.kind == "injection" and e.step <= sklearn[0].step]
+    before = [e for e in events[: events.index(sklearn[0])] if e.kind == "injection"]
     assert sklearn[0].active == (before[-1].active if before else ())
     assert any(e.kind == "config_changed" for e in events)  # Level 1.5 acted too
 
