@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from engine.agents.factory import AGENT_FORMS
+from engine.cli_archive_add import add_archive_add_action
 from engine.cli_replay import add_replay_parser
 from engine.config import LLMSettings, RunConfig
 from engine.errors import EvolveError, UsageError
@@ -139,15 +140,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.mechanism} is not a file", "pass the path of a mechanism .py file")
     report_dir = args.report_dir or Path("runs") / "checks" / args.mechanism.stem
     report = check_mechanism(args.mechanism, gpu=True if args.gpu else None, report_dir=report_dir)
-    print(json.dumps(json.loads(report.to_json()), indent=2) if args.json else report.to_text())
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
     if not args.json:
         print(f"reports saved in {report_dir}", file=sys.stderr)
     return EXIT_OK if report.accepted else EXIT_FAILED
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_run_parser, _add_resume_parser, _add_report_parser, _add_check_parser, add_archive_parser,
-    add_replay_parser,
+    _add_run_parser, _add_resume_parser, _add_report_parser, _add_check_parser,
+    lambda sub: add_archive_parser(sub, extra_actions=[add_archive_add_action]), add_replay_parser,
 ]
 
 

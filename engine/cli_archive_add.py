@@ -1,0 +1,25 @@
+"""`evolve archive add FILE`: vet a mechanism (gate -> box) and archive it with origin `user`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_archive_add_action(actions: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    a = actions.add_parser("add", parents=[common], help="vet a mechanism file (gate -> box) and archive it as user")
+    a.add_argument("file", type=Path)
+    a.add_argument("--run", default="cli", help="run id the archive events carry (default: cli)")
+    a.set_defaults(handler=_cmd_add)
+
+
+def _cmd_add(args: argparse.Namespace) -> int:
+    from engine.research.user_mechanisms import vet_and_archive
+    from mechanism_archive.cli import open_archive
+
+    with open_archive(args, create=True) as archive:
+        mech_id, vetting = vet_and_archive(args.file, archive, run_id=args.run)
+    print(vetting.text)
+    print(f"archived {mech_id} as {vetting.status}", file=sys.stderr)
+    return 0 if vetting.accepted else 1

@@ -1,0 +1,79 @@
+"""Bad input gets one clear message naming the fix, the right exit code, and no run directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["run", "--domain", "nosuch:thing"], "function:"),
+    (["run", "--domain", "function:nosuch"], "nosuch"),
+    (["run", "--domain", "function:branin", "--levels", "1.5"], "levels must include 1"),
+    (["run", "--domain", "function:branin", "--agent", "wizard"], "unknown agent"),
+    (["run"], "--domain is required"),
+])
+def test_bad_run_arguments_are_usage_errors_and_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                               argv: list[str], fragment: str) -> None:
+    run_dir = tmp_path / "run"
+    code, err = _run(capsys, *argv, "--run-dir", str(run_dir), "--no-progress")
+    assert code == 2 and fragment in err and "Traceback" not in err
+    assert not run_dir.exists()
+
+
+def test_a_malformed_objective_file_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "objective.py"
+    bad.write_text("SPACE = {'x': {'type': 'float', 'low': 0, 'high': 1, 'default': 3}}\n"
+                   "def objective(p):\n    return p['x']\n")
+    code, err = _run(capsys, "run", "--domain", f"function:{bad}", "--run-dir", str(tmp_path / "r"))
+    assert code == 2 and "objective.py" in err and "outside" in err and "Traceback" not in err
+
+
+def test_missing_api_key_is_a_usage_error_naming_the_variable(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(capsys, "run", "--domain", "function:branin", "--agent", "llm", "--run-dir", str(tmp_path / "r"))
+    assert code == 2 and "OPENAI_API_KEY" in err and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("command", ["resume", "report"])
+def test_a_directory_that_is_not_a_run_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                   command: str) -> None:
+    code, err = _run(capsys, command, str(tmp_path))
+    assert code == 2 and "not a run directory" in err
+
+
+def test_resuming_a_finished_run_says_where_its_results_are(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir = tmp_path / "r"
+    assert main(["run", "--domain", "function:branin", "--iterations", "3", "--run-dir", str(run_dir),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    code, err = _run(capsys, "resume", str(run_dir))
+    assert code == 2 and "already ended" in err and "evolve report" in err
+
+
+def test_an_existing_run_directory_is_never_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "keep.txt").write_text("mine")
+    code, err = _run(capsys, "run", "--domain", "function:branin", "--run-dir", str(run_dir))
+    assert code == 2 and "evolve resume" in err and (run_dir / "keep.txt").read_text() == "mine"
+
+
+def test_report_writes_a_plot(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir = tmp_path / "r"
+    assert main(["run", "--domain", "function:ackley", "--iterations", "5", "--run-dir", str(run_dir),
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "change vs baseline" in out
+    assert (run_dir / "plots" / "metric.png").stat().st_size > 1000
