@@ -2,15 +2,19 @@
 
     /opt/venv/bin/python -I /opt/harness/mechanism_host_server.py
 
-Protocol (one JSON object per line, both ways; each reply carries its request's "id"):
+Protocol: one request per line on stdin, one reply per line on stdout. A line is a JSON header,
+optionally followed by a TAB and a payload (JSON text never holds a raw TAB or newline):
     {"id": 1, "op": "ping"}
     {"id": 2, "op": "load", "mech": ID, "source": TEXT, "state_json": TEXT|null, "limit_s": 60, "call_limit_s": 5}
-    {"id": 3, "op": "call", "mech": ID, "hook": "observe", "ctx": {...}, "seed": 7, "args": {...}, "limit_s": 5}
+    {"id": 3, "op": "call", "mech": ID, "hook": "observe", "limit_s": 5} TAB {"op": "call", "hook": ..., "ctx": ...}
     {"id": 4, "op": "state_dict", "mech": ID, "limit_s": 5}
     {"id": 5, "op": "unload", "mech": ID}
-Replies: {"id": N, "ok": true, "reply": WORKER_REPLY} when the mechanism's worker answered (the
-worker reply says whether the mechanism itself raised), or {"id": N, "ok": false, "kind": K,
-"reason": TEXT} with K in timeout/died/garbage when it did not; that worker is then killed.
+A call's payload is the worker request (sandbox/harness_worker.py's protocol), passed on byte for
+byte, so the ctx is not decoded and re-encoded here. Replies: {"id": N, "ok": true} TAB WORKER_REPLY
+when the mechanism's worker answered (the worker reply, again passed on as is, says whether the
+mechanism itself raised; for load it is the import's answer: class, name, hooks), or {"id": N,
+"ok": false, "kind": K, "reason": TEXT} with K in timeout/died/garbage when it did not; that worker
+is then killed.
 
 Each mechanism runs in its own worker process (sandbox/harness_worker.py) whose stdout/stderr are
 captured and capped by `Worker`, so nothing a mechanism prints reaches this channel. Every worker
@@ -28,6 +32,7 @@ import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,9 +54,8 @@ class Fault(Exception):
         self.kind, self.reason = kind, reason
 
 
-def write_reply(reply: dict[str, Any]) -> None:
-    data = json.dumps(reply, separators=(",", ":")).encode() + b"\n"
-    view = memoryview(data)
+def write_reply(line: bytes) -> None:
+    view = memoryview(line + b"\n")
     while view:
         view = view[os.write(1, view):]
 
@@ -60,28 +64,27 @@ class Server:
     def __init__(self) -> None:
         self.workers: dict[str, Worker] = {}
 
-    def handle(self, req: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, req: dict[str, Any], payload: bytes | None) -> bytes:
+        """The worker reply line that answers `req` (Fault when there is none)."""
         op = req.get("op")
         if op == "ping":
-            return {"ok": True, "reply": {"ok": True, "loaded": sorted(self.workers)}}
+            return json.dumps({"ok": True, "loaded": sorted(self.workers)}).encode()
         mech = req.get("mech")
         if not isinstance(mech, str) or not mech:
             raise Fault("garbage", "the request names no mechanism")
         if op == "unload":
             self._stop(mech)
-            return {"ok": True, "reply": {"ok": True}}
+            return b'{"ok": true}'
         if op == "load":
-            return {"ok": True, "reply": self._load(mech, req)}
+            return self._load(mech, req)
         limit = float(req["limit_s"])
-        if op == "call":
-            hook = str(req["hook"])
-            worker_req = {**req["args"], "op": "call", "hook": hook, "ctx": req["ctx"], "seed": int(req["seed"])}
-            return {"ok": True, "reply": self._ask(mech, worker_req, limit, hook)}
+        if op == "call" and payload is not None:  # the engine's request to the worker, passed on as is
+            return self._ask(mech, payload, limit, str(req["hook"]))
         if op == "state_dict":
-            return {"ok": True, "reply": self._ask(mech, {"op": "state_dict"}, limit, "state_dict")}
+            return self._ask(mech, b'{"op": "state_dict"}', limit, "state_dict")
         raise Fault("garbage", f"unknown op {op!r}")
 
-    def _load(self, mech: str, req: dict[str, Any]) -> dict[str, Any]:
+    def _load(self, mech: str, req: dict[str, Any]) -> bytes:
         self._stop(mech)
         source = str(req["source"]).encode("utf-8", "surrogatepass")
         if len(source) > MAX_SOURCE_BYTES:
@@ -96,24 +99,28 @@ class Server:
         except OSError as exc:  # e.g. the container's pids limit
             raise Fault("died", f"could not start the mechanism's process: {exc}") from None
         load_s, call_s = float(req["limit_s"]), float(req["call_limit_s"])
-        info = self._ask(mech, {"op": "import"}, load_s, "import")
-        if info.get("ok"):
-            created = self._ask(mech, {"op": "new"}, load_s, "MECHANISM()")
-            if created.get("ok") and req.get("state_json") is not None:
-                created = self._ask(mech, {"op": "load_state_dict", "state_json": str(req["state_json"])},
-                                    call_s, "load_state_dict")
-            if not created.get("ok"):
-                info = created
-        if not info.get("ok"):
-            self._stop(mech)
+        steps = [(b'{"op": "import"}', load_s, "import"), (b'{"op": "new"}', load_s, "MECHANISM()")]
+        if req.get("state_json") is not None:
+            line = json.dumps({"op": "load_state_dict", "state_json": str(req["state_json"])}).encode()
+            steps.append((line, call_s, "load_state_dict"))
+        info = b""
+        for line, limit, label in steps:
+            answer = self._ask(mech, line, limit, label)
+            if label == "import":
+                info = answer
+            if not _succeeded(answer):
+                self._stop(mech)
+                return answer
         return info
 
-    def _ask(self, mech: str, worker_req: dict[str, Any], limit_s: float, label: str) -> dict[str, Any]:
+    def _ask(self, mech: str, line: bytes, limit_s: float, label: str) -> bytes:
         worker = self.workers.get(mech)
         if worker is None:
             raise Fault("died", "the mechanism is not loaded in the mechanism host")
-        try:
-            return worker.request(worker_req, limit_s, label)
+        deadline = time.monotonic() + limit_s
+        try:  # Worker's own line I/O, without decoding and re-encoding what passes through
+            worker._write(line + b"\n", deadline, label, limit_s)
+            return worker._read_line(deadline, label, limit_s)
         except WorkerTimeout as exc:
             self._stop(mech)
             raise Fault("timeout", str(exc)) from None
@@ -155,27 +162,40 @@ def serve(server: Server) -> None:
         newline = buffer.find(b"\n")
         if newline < 0:
             if len(buffer) > MAX_REQUEST_BYTES:
-                write_reply({"id": None, "ok": False, "kind": "garbage", "reason": "a request over the size cap"})
+                write_reply(_fault(None, "garbage", "a request over the size cap"))
                 return
-            chunk = os.read(0, 1 << 20)
+            chunk = os.read(0, 65536)
             if not chunk:
                 return  # the engine closed the channel: the run is over
             buffer += chunk
             continue
         line = bytes(buffer[:newline])
         del buffer[: newline + 1]
+        header, _, payload = line.partition(b"\t")
         req_id: Any = None
         try:
-            req = json.loads(line)
+            req = json.loads(header)
             if not isinstance(req, dict):
                 raise Fault("garbage", "a request that is not a JSON object")
             req_id = req.get("id")
-            reply = server.handle(req)
+            answer = server.handle(req, payload or None)
+            reply = json.dumps({"id": req_id, "ok": True}).encode() + b"\t" + answer
         except Fault as fault:
-            reply = {"ok": False, "kind": fault.kind, "reason": fault.reason}
+            reply = _fault(req_id, fault.kind, fault.reason)
         except Exception as exc:  # a malformed request: answer it, keep serving the others
-            reply = {"ok": False, "kind": "garbage", "reason": f"bad request: {type(exc).__name__}: {exc}"}
-        write_reply({"id": req_id, **reply})
+            reply = _fault(req_id, "garbage", f"bad request: {type(exc).__name__}: {exc}")
+        write_reply(reply)
+
+
+def _fault(req_id: Any, kind: str, reason: str) -> bytes:
+    return json.dumps({"id": req_id, "ok": False, "kind": kind, "reason": reason}).encode()
+
+
+def _succeeded(answer: bytes) -> bool:
+    try:
+        return json.loads(answer).get("ok") is True
+    except (ValueError, AttributeError):
+        return False
 
 
 def main() -> int:

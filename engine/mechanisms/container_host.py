@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -35,98 +34,19 @@ from docker.errors import DockerException
 from docker.types import Mount
 
 from engine.errors import EvolveError
+from engine.mechanisms.container_channel import Channel, ChannelFault, parse_envelope
 from engine.mechanisms.host import DEFAULT_CALL_LIMIT_S, LOAD_LIMIT_S, HookFailure, Loaded, decode_reply
 from sandbox import gpu as gpu_support
 from sandbox.container_spec import BoxLimits, hardened_settings
-from sandbox.harness_worker_client import MAX_REPLY_BYTES
 from sandbox.image import HARNESS_DIR_IN_CONTAINER, PYTHON_IN_CONTAINER, SANDBOX_DIR, connect, image_name, require_image
 from sandbox.lifecycle import REGISTRY, sweep_once
 from sandbox.runtime_api import HOOKS, STATE_HOOKS
 
 HOST_LIMITS = BoxLimits(memory_mb=2048, pids=256, tmpfs_mb=64)  # several workers, each maybe with torch
 HOST_GRACE_S = 1.0  # the host's deadline is the server's plus this
-MAX_CHANNEL_LINE = MAX_REPLY_BYTES + 256 * 1024  # a capped worker reply plus its envelope
 MAX_SOURCE_BYTES = 64 * 1024
 SERVER_FILE = "mechanism_host_server.py"
-SERVER_FAULTS = ("timeout", "died", "garbage")
 KNOWN_HOOKS = frozenset(HOOKS + STATE_HOOKS)
-
-
-class ChannelFault(Exception):
-    """The channel to the container itself failed: the container must be replaced."""
-
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.kind, self.reason = kind, reason
-
-
-class Channel:
-    """JSON lines over a Docker attach socket: writes the container's stdin, reads its stdout.
-
-    Without a TTY, Docker frames the output stream: an 8-byte header (stream 0/1/2, three zero
-    bytes, big-endian payload size) before each payload. Anything else means the framing is lost."""
-
-    def __init__(self, sock: Any, max_line: int = MAX_CHANNEL_LINE) -> None:
-        self._wrapper = sock  # keep the docker-py wrapper alive with its socket
-        self._sock: socket.socket = getattr(sock, "_sock", sock)
-        self._max_line = max_line
-        self._raw = bytearray()
-        self._lines = bytearray()
-
-    def send(self, data: bytes, deadline: float) -> None:
-        self._sock.settimeout(_remaining(deadline))
-        try:
-            self._sock.sendall(data)
-        except TimeoutError:
-            raise ChannelFault("timeout", "the mechanism host did not take the request in time") from None
-        except OSError as exc:
-            raise ChannelFault("died", f"the channel to the mechanism host broke ({exc})") from None
-
-    def read_line(self, deadline: float) -> bytes:
-        while True:
-            newline = self._lines.find(b"\n")
-            if newline >= 0:
-                line = bytes(self._lines[:newline])
-                del self._lines[: newline + 1]
-                return line
-            if len(self._lines) > self._max_line:
-                raise ChannelFault("garbage", f"an answer larger than {self._max_line} bytes")
-            self._sock.settimeout(_remaining(deadline))
-            try:
-                chunk = self._sock.recv(1 << 20)
-            except TimeoutError:
-                raise ChannelFault("timeout", "the mechanism host did not answer in time") from None
-            except OSError as exc:
-                raise ChannelFault("died", f"the channel to the mechanism host broke ({exc})") from None
-            if not chunk:
-                raise ChannelFault("died", "the mechanism host container stopped")
-            self._raw += chunk
-            self._demultiplex()
-
-    def _demultiplex(self) -> None:
-        raw = self._raw
-        while len(raw) >= 8:
-            stream, size = raw[0], int.from_bytes(raw[4:8], "big")
-            if stream > 2 or raw[1:4] != b"\0\0\0" or size > self._max_line:
-                raise ChannelFault("garbage", "the container's output lost Docker's stream framing")
-            if len(raw) < 8 + size:
-                return
-            if stream == 1:
-                self._lines += raw[8 : 8 + size]
-            del raw[: 8 + size]
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.close()
-        with contextlib.suppress(OSError):
-            self._wrapper.close()
-
-
-def _remaining(deadline: float) -> float:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise ChannelFault("timeout", "the mechanism host did not answer in time")
-    return remaining
 
 
 @dataclass
@@ -177,8 +97,10 @@ class ContainerHost:
 
     def call(self, mech_id: str, hook: str, ctx: dict[str, Any], seed: int, args: dict[str, Any]) -> Any:
         try:
-            reply = self._ask(mech_id, hook, {"op": "call", "mech": mech_id, "hook": hook, "ctx": ctx,
-                                              "seed": seed, "args": args, "limit_s": self.call_limit_s})
+            payload = json.dumps({**args, "op": "call", "hook": hook, "ctx": ctx, "seed": seed},
+                                 separators=(",", ":")).encode()
+            reply = self._ask(mech_id, hook, {"op": "call", "mech": mech_id, "hook": hook,
+                                              "limit_s": self.call_limit_s}, payload)
             return self._checked(mech_id, hook, reply)
         finally:
             self._settle()
@@ -203,11 +125,21 @@ class ContainerHost:
         if self._channel is None:
             return
         try:
-            self._exchange({"op": "unload", "mech": mech_id}, self.call_limit_s, mech_id, "unload")
+            self._exchange({"op": "unload", "mech": mech_id}, None, self.call_limit_s, mech_id, "unload")
         except HookFailure:
             pass  # gone either way
         finally:
             self._settle()
+
+    def ping(self) -> float:
+        """Seconds for one round trip to the in-container server (no mechanism involved); starts the
+        container when needed. For health checks and benchmarks."""
+        started = time.perf_counter()
+        try:
+            self._exchange({"op": "ping"}, None, self.call_limit_s, "", "ping")
+        finally:
+            self._settle()
+        return time.perf_counter() - started
 
     def close(self) -> None:
         self._kept.clear()
@@ -230,7 +162,7 @@ class ContainerHost:
         request = {"op": "load", "mech": mech_id, "source": text, "state_json": state_json,
                    "limit_s": self.load_limit_s, "call_limit_s": self.call_limit_s}
         # the server spends up to: import + MECHANISM() (load limit each) + load_state_dict (call limit)
-        reply = self._exchange(request, 2 * self.load_limit_s + self.call_limit_s, mech_id, "load")
+        reply = self._exchange(request, None, 2 * self.load_limit_s + self.call_limit_s, mech_id, "load")
         if reply.get("ok") is not True:
             _value(mech_id, "load", reply)  # raises: the import, MECHANISM() or load_state_dict failed
         hooks = reply.get("hooks")
@@ -240,23 +172,25 @@ class ContainerHost:
             raise HookFailure(mech_id, "load", "garbage", "the worker's answer to import is malformed")
         return Loaded(reply["class"], reply["name"], tuple(hooks))
 
-    def _ask(self, mech_id: str, hook: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _ask(self, mech_id: str, hook: str, request: dict[str, Any], payload: bytes | None = None) -> dict[str, Any]:
         if mech_id in self._lost:
             raise HookFailure(mech_id, hook, "died", self._lost[mech_id])
         if mech_id not in self._kept:
             raise HookFailure(mech_id, hook, "died", "the mechanism is not loaded")
-        return self._exchange(request, float(request["limit_s"]), mech_id, hook)
+        return self._exchange(request, payload, float(request["limit_s"]), mech_id, hook)
 
-    def _exchange(self, request: dict[str, Any], limit_s: float, mech_id: str, hook: str) -> dict[str, Any]:
-        """Send one request and return the worker's reply; HookFailure (and a due restart) otherwise."""
+    def _exchange(self, request: dict[str, Any], payload: bytes | None, limit_s: float, mech_id: str,
+                  hook: str) -> dict[str, Any]:
+        """Send one request (header, then the worker's payload) and return the worker's reply;
+        HookFailure (and a due restart, when the channel itself failed) otherwise."""
         channel = self._ensure_started()
         self._next_id += 1
         request_id = self._next_id
         deadline = time.monotonic() + limit_s + HOST_GRACE_S
         try:
-            channel.send(json.dumps({"id": request_id, **request}, separators=(",", ":")).encode() + b"\n",
-                         deadline)
-            envelope = _envelope(channel.read_line(deadline), request_id)
+            header = json.dumps({"id": request_id, **request}, separators=(",", ":")).encode()
+            channel.send(header + (b"\t" + payload if payload is not None else b"") + b"\n", deadline)
+            envelope, answer = parse_envelope(channel.read_line(deadline), request_id)
         except ChannelFault as fault:
             reason = fault.reason + (self._exit_detail() if fault.kind == "died" else "")
             self._discard_container()
@@ -266,7 +200,14 @@ class ContainerHost:
         if not envelope["ok"]:  # the server already killed that mechanism's worker
             self._kept.pop(mech_id, None)
             raise HookFailure(mech_id, hook, envelope["kind"], envelope["reason"])
-        reply: dict[str, Any] = envelope["reply"]
+        try:  # the worker's own line: mechanism code could have written it
+            reply = json.loads(answer)
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            self._drop_in_server(mech_id)
+            raise HookFailure(mech_id, hook, "garbage", "the mechanism's worker sent a reply that is not a JSON "
+                              "object")
         return reply
 
     def _checked(self, mech_id: str, hook: str, reply: dict[str, Any]) -> Any:
@@ -280,7 +221,7 @@ class ContainerHost:
     def _drop_in_server(self, mech_id: str) -> None:
         self._kept.pop(mech_id, None)
         with contextlib.suppress(HookFailure):
-            self._exchange({"op": "unload", "mech": mech_id}, self.call_limit_s, mech_id, "unload")
+            self._exchange({"op": "unload", "mech": mech_id}, None, self.call_limit_s, mech_id, "unload")
 
     def _settle(self) -> None:
         """After a channel fault: a fresh container with every remaining mechanism reloaded."""
@@ -339,7 +280,7 @@ class ContainerHost:
         deadline = time.monotonic() + self.load_limit_s
         try:
             self._channel.send(b'{"id":0,"op":"ping"}\n', deadline)
-            envelope = _envelope(self._channel.read_line(deadline), 0)
+            envelope, _ = parse_envelope(self._channel.read_line(deadline), 0)
         except ChannelFault as fault:
             detail = self._exit_detail()
             raise EvolveError(f"the mechanism host container did not come up: {fault.reason}{detail}",
@@ -372,22 +313,6 @@ class ContainerHost:
                 self._client.api.remove_container(self._container_id, force=True)
             REGISTRY.discard(self._container_id)
         self._container_id = None
-
-
-def _envelope(line: bytes, request_id: int) -> dict[str, Any]:
-    """The server's reply to request `request_id`, shape-checked; ChannelFault when it is not one."""
-    try:
-        envelope = json.loads(line)
-    except ValueError:
-        raise ChannelFault("garbage", "the mechanism host answered something that is not JSON") from None
-    if not isinstance(envelope, dict) or envelope.get("id") != request_id:
-        raise ChannelFault("garbage", "the mechanism host answered out of turn")
-    if envelope.get("ok") is True and isinstance(envelope.get("reply"), dict):
-        return envelope
-    if (envelope.get("ok") is False and envelope.get("kind") in SERVER_FAULTS
-            and isinstance(envelope.get("reason"), str)):
-        return {**envelope, "reason": envelope["reason"][:2000]}
-    raise ChannelFault("garbage", "the mechanism host sent a malformed answer")
 
 
 def _value(mech_id: str, hook: str, reply: dict[str, Any]) -> Any:

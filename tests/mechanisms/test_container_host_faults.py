@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.mechanisms.container_host import Channel, ChannelFault
+from engine.mechanisms.container_channel import Channel, ChannelFault
 from engine.mechanisms.host import HookFailure
 from sandbox.image import HARNESS_DIR_IN_CONTAINER, PYTHON_IN_CONTAINER
 
