@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from engine.agents.factory import AGENT_FORMS
+from engine.cli_ablate import add_ablate_parser
 from engine.cli_archive_add import add_archive_add_action
 from engine.cli_replay import add_replay_parser
 from engine.config import LLMSettings, RunConfig
@@ -149,6 +150,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run_parser, _add_resume_parser, _add_report_parser, _add_check_parser,
     lambda sub: add_archive_parser(sub, extra_actions=[add_archive_add_action]), add_replay_parser,
+    add_ablate_parser,
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -12,10 +13,19 @@ from engine.errors import RunDirError
 from engine.report_mechanisms import mechanism_lines, mechanisms_table
 from engine.run_store import RunStore
 
+if TYPE_CHECKING:
+    from engine.ablation.aggregate import AblationSummary
+
 PLOT_FILE = "metric.png"
 
 
-def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSummary, Path]:
+def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSummary | AblationSummary, Path]:
+    from engine.ablation.store import is_ablation_dir
+
+    if is_ablation_dir(run_dir):  # an `evolve ablate` directory: the ablation report instead
+        from engine.ablation.report import report_ablation
+
+        return report_ablation(run_dir, console)
     console = console or Console(width=None if Console().is_terminal else 160)
     store = RunStore.open(run_dir)
     config = store.config()

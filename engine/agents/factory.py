@@ -13,13 +13,14 @@ from engine.errors import UsageError
 if TYPE_CHECKING:
     from engine.llm.client import LLMClient
 
-AGENT_FORMS = "offline | llm | replay:RUN_DIR"
+AGENT_FORMS = "offline | llm | replay:RUN_DIR | random | optuna"
+BASELINE_AGENTS = ("random", "optuna")  # search baselines, no LLM
 
 
 def build_llm_for(config: RunConfig, run_dir: Path) -> LLMClient | None:
     """The run's one LLM client (all levels share it, so one cassette holds every exchange)."""
     kind = config.agent
-    if kind == "offline":
+    if kind == "offline" or kind in BASELINE_AGENTS:
         return None
     if kind == "llm" or kind.startswith("replay:"):
         from engine.llm.factory import build_llm_client
@@ -33,6 +34,10 @@ def build_llm_for(config: RunConfig, run_dir: Path) -> LLMClient | None:
 
 
 def build_agent(config: RunConfig, client: LLMClient | None) -> Agent:
+    if config.agent in BASELINE_AGENTS:
+        from engine.ablation.baselines import build_baseline_agent
+
+        return build_baseline_agent(config.agent, config.seed)
     if client is None:
         return OfflineAgent()
     from engine.agents.llm import LLMAgent
