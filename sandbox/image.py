@@ -18,7 +18,7 @@ HARNESS_DIR_IN_CONTAINER = "/opt/harness"
 # so the host's verdict schema and the harness that writes it can never drift apart.
 HARNESS_FILES = (
     "harness.py", "harness_trace.py", "harness_worker.py", "harness_worker_client.py",
-    "hook_contract.py", "runtime_api.py",
+    "hook_contract.py", "runtime_api.py", "mechanism_host_server.py",
 )
 PYTHON_IN_CONTAINER = "/opt/venv/bin/python"
 

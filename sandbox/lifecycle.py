@@ -60,12 +60,14 @@ def owner_alive(labels: dict[str, str]) -> bool:
 def sweep_orphans(client: docker.DockerClient) -> list[str]:
     """Remove our-labelled containers whose owning engine is dead; returns their names."""
     removed = []
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}={OWNER_VALUE}"}):
-        if owner_alive(container.labels):
+    # The low-level listing carries the labels: no per-container inspect that could race with
+    # another engine removing its own container mid-listing.
+    for info in client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={OWNER_VALUE}"}):
+        if owner_alive(info.get("Labels") or {}):
             continue
         with contextlib.suppress(NotFound):
-            container.remove(force=True)
-            removed.append(container.name)
+            client.api.remove_container(info["Id"], force=True)
+            removed.append((info.get("Names") or [info["Id"][:12]])[0].lstrip("/"))
     return removed
 
 

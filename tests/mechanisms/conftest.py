@@ -68,37 +68,6 @@ def observe(host: Any, mech_id: str, iteration: int = 1) -> Any:
     return host.call(mech_id, "observe", ctx_json(iteration), 7, {"trial": trial_record(iteration, 0.5).model_dump()})
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but the mechanism host cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[Any]:
-    from engine.errors import EvolveError
-    from sandbox.image import connect
-
-    try:
-        client = connect(timeout_s=60)
-    except EvolveError as exc:
-        _unavailable(f"no Docker engine: {exc.problem}")
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def sandbox_image(docker_client: Any) -> str:
-    from engine.errors import EvolveError
-    from sandbox.image import image_name, require_image
-
-    try:
-        require_image(docker_client, image_name())
-    except EvolveError as exc:
-        _unavailable(f"{exc.problem} (bash scripts/build-image.sh)")
-    return image_name()
-
-
 @pytest.fixture
 def make_host(docker_client: Any, sandbox_image: str) -> Iterator[Callable[..., Any]]:
     """make_host(**ContainerHost options) -> a ContainerHost on the test engine, closed afterwards."""
@@ -127,23 +96,3 @@ def host_containers(docker_client: Any) -> Callable[[], list[Any]]:
         return docker_client.containers.list(all=True, filters={"label": labels})
 
     return find
-
-
-@pytest.fixture(scope="session", autouse=True)
-def no_host_container_left_behind() -> Iterator[None]:
-    yield
-    try:
-        import docker
-
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except Exception:
-        return  # no engine: nothing could have been left
-    from sandbox.lifecycle import LABEL_OWNER, LABEL_PID, OWNER_VALUE
-
-    left = client.containers.list(all=True, filters={"label": [f"{LABEL_OWNER}={OWNER_VALUE}",
-                                                                f"{LABEL_PID}={os.getpid()}"]})
-    names = [c.name for c in left]
-    for container in left:
-        container.remove(force=True)
-    assert not names, f"containers with our label survived the test session: {names}"
