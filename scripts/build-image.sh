@@ -114,7 +114,8 @@ assemble_context() {
   # Hard links keep this cheap; fall back to copies across filesystems.
   cp -l "$WHEELHOUSE"/*.whl "$ctx/wheels/" 2>/dev/null || cp "$WHEELHOUSE"/*.whl "$ctx/wheels/"
   local f
-  for f in harness.py harness_trace.py harness_worker.py harness_worker_client.py hook_contract.py runtime_api.py; do
+  for f in harness.py harness_trace.py harness_worker.py harness_worker_client.py hook_contract.py runtime_api.py \
+           mechanism_host_server.py; do
     cp "$ROOT/sandbox/$f" "$ctx/harness/"
   done
   cp "$ROOT/Dockerfile" "$ctx/Dockerfile"

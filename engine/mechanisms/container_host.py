@@ -31,14 +31,13 @@ from typing import Any
 
 import docker
 from docker.errors import DockerException
-from docker.types import Mount
 
 from engine.errors import EvolveError
 from engine.mechanisms.container_channel import Channel, ChannelFault, parse_envelope
 from engine.mechanisms.host import DEFAULT_CALL_LIMIT_S, LOAD_LIMIT_S, HookFailure, Loaded, decode_reply
 from sandbox import gpu as gpu_support
 from sandbox.container_spec import BoxLimits, hardened_settings
-from sandbox.image import HARNESS_DIR_IN_CONTAINER, PYTHON_IN_CONTAINER, SANDBOX_DIR, connect, image_name, require_image
+from sandbox.image import HARNESS_DIR_IN_CONTAINER, PYTHON_IN_CONTAINER, connect, image_name, require_image
 from sandbox.lifecycle import REGISTRY, sweep_once
 from sandbox.runtime_api import HOOKS, STATE_HOOKS
 
@@ -266,10 +265,6 @@ class ContainerHost:
         sweep_once(client)
         settings = hardened_settings(image=image, command=self.command, kind="host", limits=self.limits,
                                      use_gpu=use_gpu, name_tag=self.run_id, stdin=True)
-        target = f"{HARNESS_DIR_IN_CONTAINER}/{SERVER_FILE}"
-        if all(m["Target"] != target for m in settings["mounts"]):
-            settings["mounts"].append(Mount(target=target, source=str(SANDBOX_DIR / SERVER_FILE), type="bind",
-                                            read_only=True))
         container = client.containers.create(**settings)
         self._container_id = str(container.id)
         REGISTRY.add(self._container_id)
