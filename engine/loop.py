@@ -14,7 +14,7 @@ from domains.base import Domain
 from engine.acceptance import AcceptanceRule, noise_floor
 from engine.agents.base import Agent
 from engine.config import RunConfig
-from engine.errors import RunDirError, SpaceError
+from engine.errors import InvalidAgentOutput, RunDirError, SpaceError
 from engine.events import (
     DecisionMade,
     Event,
@@ -29,7 +29,7 @@ from engine.events import (
 )
 from engine.mechanisms.active_set import ActiveMechanism, MechanismSet
 from engine.mechanisms.host import HookFailure
-from engine.models import Proposal, SearchConfig, SearchContext, TrialRecord, TrialResult
+from engine.models import Proposal, SearchConfig, SearchContext, TrialRecord, TrialResult, TrialStatus
 from engine.outer import OuterController
 from engine.run_store import Checkpoint, RunStore
 
@@ -161,18 +161,24 @@ class InnerLoop:
             self._checkpoint()
         mechs = self._live_mechanisms(baseline)
         ctx = self.context(iteration, step)
-        rejection = None
+        skip: tuple[TrialStatus, str] | None = None  # a step that runs no trial: (status, why)
         if baseline:
             proposal = Proposal(params=self.domain.space.defaults(), source="baseline",
                                 rationale="baseline: the space's defaults")
         else:
             if mechs:
                 ctx = replace(ctx, hints=mechs.guide(ctx, step))
-            proposal = self.agent.propose(ctx)
-            if mechs:
+            try:
+                proposal = self.agent.propose(ctx)
+            except InvalidAgentOutput as exc:  # e.g. an LLM answer still not JSON after the repair
+                skip = ("invalid", f"the proposer's answer was unusable: {exc.problem}")
+                proposal = Proposal(params=dict(ctx.incumbent.params) if ctx.incumbent else
+                                    self.domain.space.defaults(), source=self.agent.name, rationale=skip[1])
+            if mechs and skip is None:
                 proposal = mechs.propose(ctx, proposal, step)
                 proposal, rejection = mechs.review(ctx, proposal, step)
-        params, result = self._evaluate(step, iteration, proposal, rejection)
+                skip = ("rejected", rejection) if rejection else None
+        params, result = self._evaluate(step, iteration, proposal, skip)
         record = self._decide(step, iteration, params, result, proposal.source, baseline, ctx, mechs)
         self.state.steps_done = step + 1
         for controller in self.outer:
@@ -197,7 +203,7 @@ class InnerLoop:
             controller.on_rollback(self, mech, failure, step)
 
     def _evaluate(self, step: int, iteration: int, proposal: Proposal,
-                  rejection: str | None = None) -> tuple[dict, TrialResult]:
+                  skip: tuple[TrialStatus, str] | None = None) -> tuple[dict, TrialResult]:
         space = self.domain.space
         try:
             params = space.validate_params(proposal.params)
@@ -210,8 +216,8 @@ class InnerLoop:
             return {}, result
         self._emit(ProposalMade(step=step, iteration=iteration, params=params, source=proposal.source,
                                 rationale=proposal.rationale))
-        if rejection is not None:  # a mechanism vetoed it on review: nothing runs
-            result = TrialResult(status="rejected", message=rejection)
+        if skip is not None:  # vetoed on review, or the proposer failed: nothing runs
+            result = TrialResult(status=skip[0], message=skip[1])
             self._emit_trial(step, iteration, params, result, proposal.source)
             return params, result
         recovered = self._recovered.pop(step, None)

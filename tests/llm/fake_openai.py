@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,6 +34,8 @@ class FakeOpenAI:
     replies: deque[Reply] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    # When set, answers every request from its body (a model stand-in) instead of the script.
+    responder: Callable[[dict[str, Any]], Reply] | None = None
     _server: ThreadingHTTPServer | None = None
 
     def script(self, *replies: Reply) -> None:
@@ -52,7 +55,10 @@ class FakeOpenAI:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fake.requests.append(json.loads(body))
                 fake.headers.append({k.lower(): v for k, v in self.headers.items()})
-                reply = fake.replies.popleft() if fake.replies else Reply(status=500, error="script exhausted")
+                if fake.responder is not None:
+                    reply = fake.responder(fake.requests[-1])
+                else:
+                    reply = fake.replies.popleft() if fake.replies else Reply(status=500, error="script exhausted")
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 payload = _payload(reply)
