@@ -30,10 +30,10 @@ class AblationProgress:
         self._start_done = done
 
     def __enter__(self) -> AblationProgress:
+        if self.done:  # said even without progress: it explains why the rerun is quick
+            self._console.print(f"{self.done} of {self.total} runs already finished in {self.out}: kept")
         if not self.enabled:
             return self
-        if self.done:
-            self._console.print(f"{self.done} of {self.total} runs already finished in {self.out}: kept")
         if self._console.is_terminal:
             self._progress = Progress(TextColumn("[bold]ablation"), BarColumn(), MofNCompleteColumn(),
                                       TextColumn("runs"), TimeElapsedColumn(), TextColumn("eta"),
