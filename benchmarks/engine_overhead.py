@@ -95,7 +95,7 @@ def main() -> int:
         summary[name] = {"median_ms": med, "min_ms": min(per), "max_ms": max(per), "runs": runs}
         table.add_row(name, f"{med:.3f}", f"{min(per):.3f}", f"{max(per):.3f}", f"{1000 / med:.0f}",
                       f"{med / base:.2f}x")
-    Console().print(table)
+    Console(width=120).print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"domain": args.domain, "iterations": args.iterations,
                                     "python": sys.version.split()[0], "machine": platform.machine(),
