@@ -14,6 +14,7 @@ raw numbers as JSON and the tables as markdown (for docs/benchmarks.md), and che
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import shutil
@@ -28,9 +29,10 @@ RATIO_TARGET = 3.0
 TPE_TARGET = 3  # of the 4 functions
 
 
-def ablate(domain: str, out: Path, args: argparse.Namespace, extra: list[str]) -> tuple[list[str], dict, float]:
+def ablate(domain: str, out: Path, args: argparse.Namespace, extra: list[str],
+           workers: int) -> tuple[list[str], dict, float]:
     cmd = [sys.executable, "-m", "engine.cli", "ablate", "--domain", domain, "--out", str(out),
-           "--workers", str(args.workers), "--seed", str(args.seed), "--no-progress", *extra]
+           "--workers", str(workers), "--seed", str(args.seed), "--no-progress", *extra]
     print("$ evolve " + " ".join(cmd[3:]), flush=True)
     t0 = time.monotonic()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -38,11 +40,29 @@ def ablate(domain: str, out: Path, args: argparse.Namespace, extra: list[str]) -
     return cmd[3:], json.loads((out / "summary.json").read_text()), seconds
 
 
-def verdict(summary: dict) -> dict[str, Any]:
+def optimum(task: str) -> float | None:
+    """The objective's known optimum (OPTIMUM in domains/objectives/NAME.py), if any."""
+    path = Path(__file__).resolve().parent.parent / "domains" / "objectives" / f"{task}.py"
+    if not path.is_file():
+        return None
+    module_spec = importlib.util.spec_from_file_location(f"_objective_{task}", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return getattr(module, "OPTIMUM", None)
+
+
+def verdict(summary: dict, best_possible: float | None = None) -> dict[str, Any]:
     groups = {g["label"]: g for g in summary["groups"]}
     a, c, tpe = groups.get("A"), groups.get("C"), groups.get("optuna")
     minimize = summary["direction"] == "minimize"
     out: dict[str, Any] = {"ratio_c_vs_a": c["ratio_vs_a"] if c else None}
+    baseline = next((r["baseline"] for r in summary["runs"] if r["baseline"] is not None), None)
+    if best_possible is not None and baseline is not None and a and a["mean_change"]:
+        # the largest ratio any group could reach: the whole gap from the baseline to the optimum
+        out["ratio_ceiling"] = (best_possible - baseline) / a["mean_change"]
+        out["gap_closed"] = {g["label"]: g["mean_change"] / (best_possible - baseline)
+                             for g in summary["groups"] if g["mean_change"] is not None}
     out["ratio_met"] = out["ratio_c_vs_a"] is not None and out["ratio_c_vs_a"] >= RATIO_TARGET
     if a and a["mean_change"] == 0:
         out["ratio_met"] = c is not None and (c["mean_change"] or 0) != 0
@@ -69,12 +89,15 @@ def table(rows: list[dict]) -> str:
 
 
 def targets_table(rows: list[dict]) -> str:
-    lines = ["| task | C vs A (mean change) | ≥ 3x | C median best | TPE median best | C ≥ TPE |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| task | C vs A (mean change) | ceiling | ≥ 3x | gap closed A / C / TPE | C median best "
+             "| TPE median best | C ≥ TPE |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         v = row["verdict"]
         ratio = "—" if v["ratio_c_vs_a"] is None else f"{v['ratio_c_vs_a']:.2f}x"
-        lines.append(f"| {row['task']} | {ratio} | {'yes' if v['ratio_met'] else 'no'} "
+        ceiling = f"{v['ratio_ceiling']:.2f}x" if "ratio_ceiling" in v else "—"
+        gap = v.get("gap_closed", {})
+        closed = " / ".join(f"{gap[k]:.0%}" if k in gap else "—" for k in ("A", "C", "optuna"))
+        lines.append(f"| {row['task']} | {ratio} | {ceiling} | {'yes' if v['ratio_met'] else 'no'} | {closed} "
                      f"| {_f(v.get('c_median_best'))} | {_f(v.get('tpe_median_best'))} "
                      f"| {'yes' if v.get('c_at_least_tpe') else 'no'} |")
     return "\n".join(lines)
@@ -96,7 +119,9 @@ def main() -> int:
     p.add_argument("--gpt", action="store_true", help="also the small GPT (train_opt), short budget")
     p.add_argument("--gpt-repeats", type=int, default=2)
     p.add_argument("--gpt-iterations", type=int, default=6)
-    p.add_argument("--gpt-time-budget", type=float, default=4.0)
+    p.add_argument("--gpt-time-budget", type=float, default=5.0)
+    p.add_argument("--gpt-workers", type=int, default=1,
+                   help="training is wall-clock bound: parallel trials on few cores starve each other (1)")
     p.add_argument("--work-dir", type=Path, default=Path("runs/ablation-suite"))
     p.add_argument("--fresh", action="store_true", help="delete the work dir first (else: continue it)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/ablation_suite.json"))
@@ -108,14 +133,14 @@ def main() -> int:
               "--iterations", str(args.iterations)]
     t_all = time.monotonic()
     for name in args.functions.split(","):
-        cmd, summary, seconds = ablate(f"function:{name}", args.work_dir / name, args, common)
+        cmd, summary, seconds = ablate(f"function:{name}", args.work_dir / name, args, common, args.workers)
         rows.append({"task": name, "command": " ".join(cmd), "seconds": round(seconds, 1),
-                     "summary": summary, "verdict": verdict(summary)})
+                     "summary": summary, "verdict": verdict(summary, optimum(name))})
     if args.gpt:
         gpt = ["--groups", "A,C", "--baselines", "optuna", "--repeats", str(args.gpt_repeats),
                "--iterations", str(args.gpt_iterations), "--time-budget", str(args.gpt_time_budget),
                "--level15-every", "2", "--level2-every", "3"]
-        cmd, summary, seconds = ablate("train_opt", args.work_dir / "train_opt", args, gpt)
+        cmd, summary, seconds = ablate("train_opt", args.work_dir / "train_opt", args, gpt, args.gpt_workers)
         rows.append({"task": "train_opt", "command": " ".join(cmd), "seconds": round(seconds, 1),
                      "summary": summary, "verdict": verdict(summary)})
     functions = [r for r in rows if r["task"] in FUNCTIONS]
