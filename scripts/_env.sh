@@ -9,12 +9,13 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   echo "[setup] creating $VENV" >&2
   "$PY" -m venv "$VENV"
 fi
+EXTRAS="dev,baselines"  # test tools, and optuna for the TPE baseline the ablation compares against
 stamp="$VENV/.bilevel-evolve-installed"
-want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+want="$( (cat "$ROOT/pyproject.toml"; echo "$EXTRAS") | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "[setup] installing bilevel-evolve and its dependencies into $VENV (first time: a few minutes)" >&2
   "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
-  "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]" >&2
+  "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$EXTRAS]" >&2
   echo "$want" > "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
