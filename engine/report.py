@@ -41,7 +41,9 @@ def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSumm
     lines = mechanism_lines(events)
     if lines:
         console.print(mechanisms_table(lines))
-    plot = plot_run(summary, run_dir / "plots" / PLOT_FILE, title=config.run_id)
+    markers = [(e.step, f"+ {e.name}", "#2f9e44") for e in events if e.kind == "injection"]
+    markers += [(e.step, f"x {e.name}", "#e03131") for e in events if e.kind == "rollback"]
+    plot = plot_run(summary, run_dir / "plots" / PLOT_FILE, title=config.run_id, markers=markers)
     console.print(f"plot: {plot}")
     return summary, plot
 
@@ -66,7 +68,8 @@ def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str) -
     return table
 
 
-def plot_run(s: TraceSummary, out: Path, title: str) -> Path:
+def plot_run(s: TraceSummary, out: Path, title: str, markers: list[tuple[int, str, str]] = ()) -> Path:
+    """Metric vs step; `markers` are (step, label, colour) lines, e.g. mechanism injections and rollbacks."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -88,6 +91,10 @@ def plot_run(s: TraceSummary, out: Path, title: str) -> Path:
     failed = [x for x, t in zip(xs, s.trials, strict=True) if t.status != "ok"]
     for x in failed:
         ax.axvline(x, color="#fa5252", alpha=0.25, lw=1)
+    for n, (step, label, colour) in enumerate(markers):
+        ax.axvline(step - 0.5, color=colour, ls="--", lw=1, alpha=0.7, zorder=1)
+        ax.annotate(label, xy=(step - 0.4, 1 - 0.06 * (n % 6)), xycoords=("data", "axes fraction"), fontsize=7,
+                    color=colour, va="top")
     ax.set_xlabel("trial (step)")
     ax.set_ylabel("metric")
     ax.set_title(title, fontsize=10)
