@@ -116,7 +116,7 @@ class InnerLoop:
         self.state = _rebuild_state(kept, checkpoint)
         self.agent.load_state_dict(checkpoint.agent_state)
         self._restore_outer(checkpoint.extra)
-        self._recovered = {e.step: e for e in tail if isinstance(e, TrialFinished) and not e.recovered
+        self._recovered = {e.step: e for e in tail if isinstance(e, TrialFinished)
                            and e.step >= checkpoint.steps_done}
         self._emit(RunResumed(step=checkpoint.steps_done, discarded_events=len(tail),
                               recovered_trials=len(self._recovered)))
