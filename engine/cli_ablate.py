@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from engine.ablation.engines import EnginePool, parse_engines
 from engine.ablation.spec import GROUPS, AblationSpec, RunOptions, parse_baselines, parse_groups, plan
 from engine.errors import UsageError
 
@@ -26,6 +27,9 @@ def add_ablate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iterations", type=int, default=30, help="iterations per run after the baseline trial (30)")
     p.add_argument("--baselines", default="", help="comma-separated: random, optuna (default none)")
     p.add_argument("--workers", type=int, default=1, help="runs at once (1); results do not depend on it")
+    p.add_argument("--docker-host", action="append", metavar="URL[#slots=N,gpus=ID+ID]",
+                   help="a Docker engine for the runs' sandboxes (unix://, tcp:// or ssh://); repeat for several. "
+                   "Slots default to --workers. A run whose engine is lost resumes on another. See docs/scaling.md")
     p.add_argument("--out", type=Path, required=True, help="the ablation directory")
     p.add_argument("--seed", type=int, default=0, help="master seed; repeat r's runs all get seed(S, r)")
     p.add_argument("--archive", type=Path, help="mechanism archive shared by all runs (default OUT/archive)")
@@ -78,7 +82,7 @@ def spec_from_args(args: argparse.Namespace) -> AblationSpec:
                          "see `evolve ablate --help`") from None
 
 
-def check_prerequisites(spec: AblationSpec) -> None:
+def check_prerequisites(spec: AblationSpec, pool: EnginePool | None = None) -> None:
     """What would make every run fail: a bad domain, a missing library, no sandbox for Level 2."""
     from domains.registry import DomainOptions, load_domain
 
@@ -91,7 +95,13 @@ def check_prerequisites(spec: AblationSpec) -> None:
 
         import_optuna()
     needs_level2 = any("2" in run.levels for run in plan(spec))
-    if needs_level2 and o.mechanism_runtime == "container":
+    if pool is not None and pool.explicit:  # every named engine that answers must hold the image
+        from sandbox.image import image_name
+
+        for warning in pool.check(image=image_name() if needs_level2 and o.mechanism_runtime == "container"
+                                  else None):
+            print(f"warning: {warning}", file=sys.stderr)
+    elif needs_level2 and o.mechanism_runtime == "container":
         from sandbox.image import connect, image_name, require_image
 
         require_image(connect(), image_name())
@@ -103,13 +113,15 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     from engine.ablation.store import open_or_create
 
     spec = spec_from_args(args)
-    check_prerequisites(spec)
+    pool = EnginePool(parse_engines(args.docker_host, args.workers))
+    check_prerequisites(spec, pool)
     continuing = open_or_create(args.out, spec)
     runs = len(plan(spec))
-    print(f"{'continuing' if continuing else 'starting'} ablation in {args.out}: {runs} runs, "
-          f"{args.workers} at a time", file=sys.stderr)
+    at_once = f"on {pool.describe()}" if pool.explicit else f"{args.workers} at a time"
+    print(f"{'continuing' if continuing else 'starting'} ablation in {args.out}: {runs} runs, {at_once}",
+          file=sys.stderr)
     try:
-        AblationExecutor(spec, args.out, workers=args.workers, progress=not args.no_progress).run()
+        AblationExecutor(spec, args.out, workers=args.workers, progress=not args.no_progress, engines=pool).run()
     except KeyboardInterrupt:
         print(f"\ninterrupted — repeat the same command to continue the ablation in {args.out}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -5,6 +5,9 @@ writers): a run's result depends only on its own seed and config, never on which
 beside it, so W workers find exactly what one worker finds. Children are started from this
 (single) thread and die with it (PR_SET_PDEATHSIG on Linux), so a killed ablation never leaves
 runs going on behind the next one; each interrupted run is later resumed, never restarted.
+
+Slots come from an `EnginePool` (engines.py): one implicit engine with W slots by default, or the
+`--docker-host` engines. A run whose engine stops answering is resumed on another one.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
+from engine.ablation.engines import ASSIGNMENTS_FILE, Engine, EnginePool, EngineSpec, Slot
 from engine.ablation.progress import AblationProgress
 from engine.ablation.spec import AblationSpec, PlannedRun, plan
 from engine.ablation.store import clear_leftover, log_path, run_dir, run_state
@@ -27,6 +31,7 @@ from engine.errors import EvolveError
 
 POLL_S = 0.05
 STOP_GRACE_S = 30.0
+LOST_GRACE_S = 10.0  # a run whose engine is lost gets SIGTERM, then SIGKILL after this
 Action = Literal["skipped", "started", "resumed"]
 
 
@@ -48,7 +53,9 @@ class _Child:
     action: Action
     proc: subprocess.Popen[bytes]
     log: IO[bytes]
+    slot: Slot
     t0: float = field(default_factory=time.monotonic)
+    kill_at: float | None = None
 
 
 def run_command(spec: AblationSpec, out: Path, run: PlannedRun, action: Action,
@@ -64,12 +71,14 @@ def run_command(spec: AblationSpec, out: Path, run: PlannedRun, action: Action,
 
 class AblationExecutor:
     def __init__(self, spec: AblationSpec, out: Path, *, workers: int = 1, progress: bool = True,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, engines: EnginePool | None = None) -> None:
         self.spec = spec
         self.out = out.resolve()
         self.workers = max(1, workers)
         self.progress = progress
         self.python = python
+        self.pool = engines or EnginePool([EngineSpec(url=None, slots=self.workers)])
+        self.pool.log = self.out / ASSIGNMENTS_FILE  # which engine ran which run (only with --docker-host)
 
     def run(self) -> list[RunOutcome]:
         runs = plan(self.spec)
@@ -82,14 +91,24 @@ class AblationExecutor:
             else:
                 queue.append((run, "resumed" if state == "partial" else "started"))
         running: list[_Child] = []
+        self.pool.record_pool()
         with AblationProgress(len(runs), len(outcomes), self.out, enabled=self.progress) as bar:
             try:
                 while queue or running:
-                    while queue and len(running) < self.workers:
-                        running.append(self._launch(*queue.pop(0)))
+                    while queue and (slot := self.pool.acquire()) is not None:
+                        running.append(self._launch(*queue.pop(0), slot))
+                    if queue and not running and not self.pool.revive_any():
+                        raise self.pool.none_answers()
                     time.sleep(POLL_S)
+                    for engine in self.pool.health_tick([c.slot.engine for c in running]):
+                        _abandon(engine, running)
+                    _kill_overdue(running)
                     for child in [c for c in running if c.proc.poll() is not None]:
                         running.remove(child)
+                        self.pool.release(child.slot)
+                        if self._engine_lost(child):
+                            queue.insert(0, (child.run, child.action))  # _launch resumes it if it began
+                            continue
                         outcome = self._reap(child)
                         outcomes[outcome.run.name] = outcome
                         bar.run_done(outcome, run_dir(self.out, outcome.run.name))
@@ -106,20 +125,38 @@ class AblationExecutor:
                               "kept and the others resume")
         return ordered
 
-    def _launch(self, run: PlannedRun, action: Action) -> _Child:
+    def _launch(self, run: PlannedRun, action: Action, slot: Slot) -> _Child:
         path = run_dir(self.out, run.name)
+        if action == "started" and run_state(path) == "partial":
+            action = "resumed"  # it began on an engine that was lost
         if action == "started":
             clear_leftover(path)
         cmd = run_command(self.spec, self.out, run, action, self.python)
         log = log_path(self.out, run.name)
         log.parent.mkdir(parents=True, exist_ok=True)
         fh = log.open("ab")
-        fh.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {action}: {' '.join(cmd)}\n".encode())
+        where = f" on {slot.engine.spec.label}" if self.pool.explicit else ""
+        fh.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {action}{where}: {' '.join(cmd)}\n".encode())
         fh.flush()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **slot.environment()}
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 preexec_fn=_die_with_parent)
-        return _Child(run, action, proc, fh)
+        self.pool.record_start(slot, run.name, action, proc.pid)
+        return _Child(run, action, proc, fh, slot)
+
+    def _engine_lost(self, child: _Child) -> bool:
+        """A failed run whose engine no longer answers is re-queued (to be resumed), not failed. A run
+        that got to its end before the engine went (e.g. it failed only removing its container) is done."""
+        if child.proc.returncode == 0 or child.slot.engine.spec.url is None:
+            return False
+        if child.slot.engine.alive and self.pool.answers(child.slot.engine):
+            return False
+        if run_state(run_dir(self.out, child.run.name)) == "done":
+            child.proc.returncode = 0
+            return False
+        child.log.close()
+        self.pool.record_requeue(child.slot, child.run.name, child.proc.returncode)
+        return True
 
     def _reap(self, child: _Child) -> RunOutcome:
         child.log.close()
@@ -142,6 +179,21 @@ def _stop(running: list[_Child]) -> None:
             child.proc.kill()
             child.proc.wait()
         child.log.close()
+
+
+def _abandon(engine: Engine, running: list[_Child]) -> None:
+    """The engine went away under these runs: stop them (they are resumed elsewhere)."""
+    for child in running:
+        if child.slot.engine is engine and child.proc.poll() is None and child.kill_at is None:
+            child.proc.send_signal(signal.SIGTERM)
+            child.kill_at = time.monotonic() + LOST_GRACE_S
+
+
+def _kill_overdue(running: list[_Child]) -> None:
+    now = time.monotonic()
+    for child in running:
+        if child.kill_at is not None and now >= child.kill_at and child.proc.poll() is None:
+            child.proc.kill()
 
 
 _PR_SET_PDEATHSIG = 1
