@@ -33,6 +33,9 @@ start_daemon() {
   local hosts=(--host "$url")
   [ -n "${tcp_port:-}" ] && hosts+=(--host "tcp://127.0.0.1:$tcp_port")
   mkdir -p "$dir"
+  local old
+  old="$(daemon_pid)"  # an engine still shutting down (it no longer answers): let it finish
+  for _ in $(seq 1 $((WAIT_S * 10))); do running "$old" || break; sleep 0.1; done
   # Pid files left by a killed engine: dockerd refuses to start over its own, and would wait for a
   # containerd that is gone (or a zombie) over the other.
   running "$(daemon_pid)" || rm -f "$dir/docker.pid"
