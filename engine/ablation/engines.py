@@ -129,6 +129,7 @@ class Engine:
     retry_at: float = 0.0
     backoff_s: float = BACKOFF_FIRST_S
     gpu: str = ""  # what sandbox.gpu found ("" until probed)
+    answered_at: float = -1e9  # monotonic time of its last answered ping
 
     @property
     def alive(self) -> bool:
@@ -164,6 +165,7 @@ class EnginePool:
     def __init__(self, specs: list[EngineSpec], log: Path | None = None) -> None:
         self.engines = [Engine(s) for s in specs]
         self.log = log
+        self.image: str | None = None  # the sandbox image every engine must hold, once check() knows it
         self._next_health = 0.0
 
     @property
@@ -180,6 +182,7 @@ class EnginePool:
         from sandbox import gpu
         from sandbox.image import require_image
 
+        self.image = image
         warnings = []
         for engine in self.engines:
             why = ping(engine.spec.url)
@@ -187,6 +190,7 @@ class EnginePool:
                 self._lose(engine, why)
                 warnings.append(f"engine {engine.spec.label} does not answer ({why}); left out for now")
                 continue
+            engine.answered_at = time.monotonic()
             client = client_for(engine.spec.url, 30.0)
             try:
                 if image is not None:
@@ -217,10 +221,16 @@ class EnginePool:
 
     # ---- scheduling --------------------------------------------------------------------------------
     def acquire(self) -> Slot | None:
-        candidates = [e for e in self.engines if e.alive and e.free_slot() is not None]
-        if not candidates:
-            return None
-        engine = max(candidates, key=lambda e: e.spec.slots - len(e.busy))  # first such engine on ties
+        """A free slot on an answering engine (pinged first unless it answered in the last
+        HEALTH_EVERY_S), or None."""
+        while True:
+            candidates = [e for e in self.engines if e.alive and e.free_slot() is not None]
+            if not candidates:
+                return None
+            engine = max(candidates, key=lambda e: e.spec.slots - len(e.busy))  # first such engine on ties
+            if engine.spec.url is None or time.monotonic() - engine.answered_at < HEALTH_EVERY_S \
+                    or self.answers(engine):
+                break
         index = engine.free_slot()
         assert index is not None
         engine.busy.add(index)
@@ -238,6 +248,7 @@ class EnginePool:
             if engine.alive:
                 self._lose(engine, why)
             return False
+        engine.answered_at = time.monotonic()
         return engine.alive
 
     def health_tick(self, in_flight: list[Engine]) -> list[Engine]:
@@ -279,8 +290,11 @@ class EnginePool:
 
     def _retry(self, engine: Engine) -> None:
         why = ping(engine.spec.url)
+        if why is None and self.image is not None:
+            why = _missing_image(engine.spec.url, self.image)
         if why is None:
             engine.lost_reason = None
+            engine.answered_at = time.monotonic()
             engine.backoff_s = BACKOFF_FIRST_S
             self._record({"event": "rejoined", "engine": engine.spec.label})
         else:
@@ -312,6 +326,21 @@ def read_assignments(out: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _missing_image(url: str | None, image: str) -> str | None:
+    """Why an engine that answers cannot take runs (no sandbox image), or None."""
+    client = None
+    try:
+        client = client_for(url, PING_TIMEOUT_S)
+        client.images.get(image)
+        return None
+    except Exception as exc:  # ImageNotFound, or the engine went again
+        return f"no sandbox image {image}: {type(exc).__name__}"
+    finally:
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
 
 
 def _remote_name(client: docker.DockerClient) -> str | None:

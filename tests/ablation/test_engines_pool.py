@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,8 @@ def test_without_docker_host_there_is_one_engine_with_workers_slots_and_the_envi
 
 def test_runs_are_spread_to_the_engine_with_most_free_slots_and_get_its_docker_host() -> None:
     pool = EnginePool(parse_engines(["unix:///a.sock#slots=1", "unix:///b.sock#slots=2,gpus=4+5"], 1))
+    for engine in pool.engines:  # as if both had just answered a ping (nothing listens on these sockets)
+        engine.answered_at = time.monotonic() + 3600
     got = [pool.acquire() for _ in range(4)]
     assert got[3] is None
     assert [s.environment() for s in got if s] == [
@@ -78,6 +81,12 @@ def test_runs_are_spread_to_the_engine_with_most_free_slots_and_get_its_docker_h
     pool.release(got[1])
     again = pool.acquire()
     assert again is not None and again.environment() == {"DOCKER_HOST": "unix:///a.sock"}
+
+
+def test_an_engine_that_does_not_answer_gets_no_run_and_is_marked_lost(tmp_path: Path) -> None:
+    pool = EnginePool(parse_engines([f"unix://{tmp_path}/none.sock#slots=2"], 1))
+    assert pool.acquire() is None
+    assert not pool.engines[0].alive and pool.engines[0].lost_reason
 
 
 def _dead_tcp_url() -> str:

@@ -265,3 +265,21 @@ def test_with_every_engine_gone_the_ablation_stops_clearly_and_continues_later(
     assert main(_argv(objective_file, out, "--docker-host", FIRST)) == 0
     assert sequences(out) == sequences(reference)
     assert ("C-r1", "resumed") in [(r, a) for r, a, _ in _runs_on(out)[FIRST]]
+
+
+def test_a_lost_engine_rejoins_the_pool_when_it_answers_again(second_engine: SecondEngine, tmp_path: Path) -> None:
+    from engine.ablation.engines import EnginePool, parse_engines
+
+    pool = EnginePool(parse_engines([second_engine.unix], 1), tmp_path / "engines.jsonl")
+    assert pool.check(image=os.environ.get("SANDBOX_IMAGE", "bilevel-evolve-sandbox:latest")) == []
+    second_engine.kill()
+    try:
+        assert not pool.answers(pool.engines[0])
+        assert pool.acquire() is None
+        assert not pool.revive_any()
+    finally:
+        second_engine.restart()
+    assert pool.revive_any()
+    slot = pool.acquire()
+    assert slot is not None and slot.environment() == {"DOCKER_HOST": second_engine.unix}
+    assert [e["event"] for e in read_assignments(tmp_path)] == ["lost", "rejoined"]
