@@ -107,6 +107,8 @@ def _run_container(client: docker.DockerClient, settings: dict[str, Any], job: d
         try:
             client.api.wait(container_id, timeout=limits.deadline_s + limits.host_grace_s)
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            # the SDK reports a wait past its timeout either way; a lost engine is not the mechanism's fault
+            client.ping()
             timed_out = True
             with contextlib.suppress(DockerException):
                 client.api.kill(container_id)
@@ -119,12 +121,12 @@ def _run_container(client: docker.DockerClient, settings: dict[str, Any], job: d
             base={"device": device, "image": image, "container": settings["name"], "sha256": sha,
                   "duration_s": round(time.monotonic() - started, 3)},
         )
-    except DockerException as exc:
+    except (DockerException, requests.exceptions.RequestException) as exc:
         raise EvolveError(f"the Docker engine failed during the smoke test: {exc}",
                           "check `docker info`; restart the engine if it is stuck") from None
     finally:
         if container_id is not None:
-            with contextlib.suppress(DockerException):
+            with contextlib.suppress(DockerException, requests.exceptions.RequestException):
                 client.api.remove_container(container_id, force=True)
             REGISTRY.discard(container_id)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import docker
+import requests
 from docker.errors import DockerException
 
 from engine.errors import EvolveError
@@ -191,6 +192,11 @@ class ContainerHost:
             channel.send(header + (b"\t" + payload if payload is not None else b"") + b"\n", deadline)
             envelope, answer = parse_envelope(channel.read_line(deadline), request_id)
         except ChannelFault as fault:
+            if not self._engine_answers():  # the engine went away, not the mechanism: blame nobody
+                self._discard_container()
+                raise EvolveError(
+                    f"the Docker engine stopped answering during {hook} ({fault.reason})",
+                    "start the engine again (scripts/install-docker.sh), then `evolve resume` the run") from None
             reason = fault.reason + (self._exit_detail() if fault.kind == "died" else "")
             self._discard_container()
             self._kept.pop(mech_id, None)  # the offender is not brought back
@@ -208,6 +214,12 @@ class ContainerHost:
             raise HookFailure(mech_id, hook, "garbage", "the mechanism's worker sent a reply that is not a JSON "
                               "object")
         return reply
+
+    def _engine_answers(self) -> bool:
+        try:
+            return self._client is not None and bool(self._client.ping())
+        except Exception:  # any failure to answer means no
+            return False
 
     def _checked(self, mech_id: str, hook: str, reply: dict[str, Any]) -> Any:
         try:
@@ -245,7 +257,7 @@ class ContainerHost:
             return self._channel
         try:
             self._start()
-        except DockerException as exc:
+        except (DockerException, requests.exceptions.RequestException) as exc:
             self._discard_container()
             raise EvolveError(f"the Docker engine could not start the mechanism host: {exc}",
                               "check `docker info`; restart the engine, then `evolve resume` the run") from None
