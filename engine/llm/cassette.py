@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import RunDirError
+from engine.fileio import atomic_write_bytes
 
 CASSETTE_NAME = "cassette.jsonl"
 
@@ -121,32 +121,13 @@ class Cassette:
 
     def write_all(self, entries: list[CassetteEntry]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".cassette.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                for entry in entries:
-                    fh.write((entry.model_dump_json() + "\n").encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+        atomic_write_bytes(self.path, b"".join((e.model_dump_json() + "\n").encode("utf-8") for e in entries))
 
 
 def _ends_with_newline(path: Path) -> bool:
     with open(path, "rb") as fh:
         fh.seek(-1, os.SEEK_END)
         return fh.read(1) == b"\n"
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def summarize(entries: list[CassetteEntry]) -> dict[str, Any]:

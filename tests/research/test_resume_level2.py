@@ -6,26 +6,16 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from kill_resume import evolve_cmd, run_with_random_kills
 
 from engine.run_store import RunStore
 from mechanism_archive.archive import Archive
 
 pytestmark = [pytest.mark.usefixtures("sandbox_ready"), pytest.mark.slow]
-
-
-def _evolve(*args: str) -> list[str]:
-    return [sys.executable, "-m", "engine.cli", *args]
-
-
-def _finished(run_dir: Path) -> bool:
-    checkpoint = run_dir / "checkpoint.json"
-    return checkpoint.exists() and json.loads(checkpoint.read_text())["status"] == "completed"
 
 
 def _decisions(run_dir: Path) -> tuple[list, list, tuple]:
@@ -41,31 +31,13 @@ def test_resume_after_sigkill_mid_session_keeps_archive_and_active_set_consisten
     common = ["--domain", "function:hartmann6", "--iterations", "20", "--levels", "1,2", "--level2-every", "4",
               "--seed", "3", "--no-progress", "--archive", str(tmp_path / "archive")]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    subprocess.run(_evolve("run", *common, "--run-dir", str(tmp_path / "ref")), check=True, env=env,
+    subprocess.run(evolve_cmd("run", *common, "--run-dir", str(tmp_path / "ref")), check=True, env=env,
                    capture_output=True, cwd=tmp_path, timeout=300)
     reference = _decisions(tmp_path / "ref")
 
     run_dir = tmp_path / "killed"
-    rng = random.Random(7)
-    kills = 0
-    for _attempt in range(30):
-        if _finished(run_dir):
-            break
-        started = (run_dir / "config.json").exists()
-        cmd = _evolve("resume", str(run_dir), "--no-progress") if started else _evolve(
-            "run", *common, "--run-dir", str(run_dir))
-        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            proc.wait(timeout=rng.uniform(1.5, 4.0))
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            kills += 1
-            continue
-        assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""
-        break
-    else:
-        pytest.fail("the run never finished")
+    kills = run_with_random_kills(common, run_dir, env=env, cwd=tmp_path, rng=random.Random(7),
+                                  window_s=(1.5, 4.0), attempts=30)
     assert kills >= 2, f"only {kills} kills landed mid-run"
     trials, hooks, active = _decisions(run_dir)
     assert trials == reference[0]
