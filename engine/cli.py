@@ -125,12 +125,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def domain_space(spec: str | None) -> dict | None:
+    """The search space of a domain spec, for vetting a mechanism against it."""
+    if spec is None:
+        return None
+    from domains.registry import load_domain
+
+    return load_domain(spec).space.to_dict()
+
+
 def _add_check_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="vet a mechanism: static gate, then a smoke test in a container")
     p.add_argument("mechanism", type=Path)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--gpu", action="store_true", help="smoke-test with the GPU passed through")
     p.add_argument("--report-dir", type=Path, help="where to save gate.json, box.json, report.txt")
+    p.add_argument("--domain", help="smoke-test over this domain's search space (default: a generic space)")
+    p.add_argument("--trace", type=Path, help="smoke-test over a recorded RUN_DIR/trace.jsonl instead")
     p.set_defaults(handler=_cmd_check)
 
 
@@ -140,7 +151,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if not args.mechanism.is_file():
         raise UsageError(f"{args.mechanism} is not a file", "pass the path of a mechanism .py file")
     report_dir = args.report_dir or Path("runs") / "checks" / args.mechanism.stem
-    report = check_mechanism(args.mechanism, gpu=True if args.gpu else None, report_dir=report_dir)
+    report = check_mechanism(args.mechanism, gpu=True if args.gpu else None, report_dir=report_dir,
+                             space=domain_space(args.domain), trace=args.trace)
     print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
     if not args.json:
         print(f"reports saved in {report_dir}", file=sys.stderr)

@@ -11,15 +11,18 @@ def add_archive_add_action(actions: argparse._SubParsersAction, common: argparse
     a = actions.add_parser("add", parents=[common], help="vet a mechanism file (gate -> box) and archive it as user")
     a.add_argument("file", type=Path)
     a.add_argument("--run", default="cli", help="run id the archive events carry (default: cli)")
+    a.add_argument("--domain", help="smoke-test over this domain's search space (default: a generic space)")
     a.set_defaults(handler=_cmd_add)
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
+    from engine.cli import domain_space
     from engine.research.user_mechanisms import vet_and_archive
     from mechanism_archive.cli import open_archive
 
+    space = domain_space(args.domain)
     with open_archive(args, create=True) as archive:
-        mech_id, vetting = vet_and_archive(args.file, archive, run_id=args.run)
+        mech_id, vetting = vet_and_archive(args.file, archive, run_id=args.run, space=space)
     print(vetting.text)
     print(f"archived {mech_id} as {vetting.status}", file=sys.stderr)
     return 0 if vetting.accepted else 1

@@ -20,6 +20,8 @@ from engine.run_store import RunStore
 from engine.trace_contexts import StepView, step_views, trace_info
 from sandbox.hook_contract import check_return
 
+_PARAM_MISMATCH = "invalid parameters"  # hook_contract's words for a point outside the trace's space
+
 
 class ReplayCall(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -92,7 +94,7 @@ def replay_mechanism(mechanism_id: str, source: bytes, name: str, trace: Path, h
                 calls += _counterfactual_step(host, mechanism_id, view, info.seed, hooks)
     finally:
         host.unload(mechanism_id)
-    if not recorded and calls and all(c.error and "unknown parameter" in c.error for c in calls):
+    if not recorded and calls and all(c.error and _PARAM_MISMATCH in c.error for c in calls):
         raise UsageError(f"mechanism {mechanism_id[:12]} does not fit the trace's domain ({info.domain}): "
                          f"{calls[0].error}", "replay it over a trace of a run with the same parameters")
     return ReplayReport(mechanism=mechanism_id, name=name, trace=str(trace), runtime=host.kind,

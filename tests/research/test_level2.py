@@ -120,3 +120,28 @@ def test_replay_of_an_unknown_id_is_a_clear_usage_error(finished_run, capsys: py
     code = main(["replay", "ffffffffffff", "--trace", str(run_dir / "trace.jsonl"), "--archive", str(archive_dir)])
     assert code == 2
     assert "ffffffffffff" in capsys.readouterr().err
+
+
+BRANIN_ONLY = '''
+class BraninCorner:
+    name = "branin-corner"
+
+    def propose(self, ctx):
+        return {"x1": -5.0, "x2": 15.0}
+
+MECHANISM = BraninCorner
+'''
+
+
+def test_replay_over_a_trace_of_another_domain_is_a_clear_error(finished_run, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    run_dir, archive_dir = finished_run  # a hartmann6 run: parameters x1..x6
+    mech = tmp_path / "branin_corner.py"
+    mech.write_text(BRANIN_ONLY)
+    assert main(["archive", "--archive", str(archive_dir), "add", str(mech), "--domain", "function:branin"]) == 0
+    capsys.readouterr()
+    with Archive.open(archive_dir) as archive:
+        mech_id = next(m.id for m in archive.list() if m.name == "branin_corner")
+    code = main(["replay", mech_id, "--trace", str(run_dir / "trace.jsonl"), "--archive", str(archive_dir)])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not fit the trace's domain" in err and "missing parameter 'x3'" in err
