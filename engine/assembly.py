@@ -22,6 +22,7 @@ from engine.run_store import RunStore
 
 if TYPE_CHECKING:
     from engine.llm.client import LLMClient
+    from engine.research.candidates import Scientist
     from mechanism_archive.archive import Archive
 
 DEFAULT_ARCHIVE = Path("runs") / "archive"
@@ -129,7 +130,7 @@ def _host(config: RunConfig, run_dir: Path) -> MechanismHost:
     return ContainerHost(run_id=config.run_id)
 
 
-def _scientist(client: LLMClient | None):  # type: ignore[no-untyped-def]
+def _scientist(client: LLMClient | None) -> Scientist:
     if client is None:
         from engine.research.offline_scientist import OfflineScientist
 

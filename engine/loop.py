@@ -50,10 +50,17 @@ class LoopState:
     incumbent: TrialRecord | None = None
     noise_floor: float = 0.0
     search_config: SearchConfig = field(default_factory=SearchConfig)
+    # The best successful trial so far. Not always the incumbent: a mechanism's accept hook may
+    # keep a worse trial (annealing), and the noise-aware incumbent is the median baseline.
+    best: TrialRecord | None = None
 
-    @property
-    def best(self) -> TrialRecord | None:
-        return self.incumbent
+    def append(self, record: TrialRecord, direction: str) -> None:
+        self.history.append(record)
+        if record.status == "ok" and record.value is not None and (
+            self.best is None or self.best.value is None
+            or (record.value < self.best.value if direction == "minimize" else record.value > self.best.value)
+        ):
+            self.best = record
 
 
 @dataclass
@@ -113,7 +120,7 @@ class InnerLoop:
             self.start()
             return
         kept, tail = self.store.rewind_trace(checkpoint.trace_lines)
-        self.state = _rebuild_state(kept, checkpoint)
+        self.state = _rebuild_state(kept, checkpoint, self.domain.direction)
         self.agent.load_state_dict(checkpoint.agent_state)
         self._restore_outer(checkpoint.extra)
         self._recovered = {e.step: e for e in tail if isinstance(e, TrialFinished)
@@ -260,7 +267,7 @@ class InnerLoop:
             if overridden_by:
                 reason = f"{'kept' if final else 'discarded'} by mechanism {overridden_by} ({reason})"
                 record = record.model_copy(update={"accepted": final})
-        s.history.append(record)
+        s.append(record, self.domain.direction)
         if record.accepted:
             s.incumbent = record
         if baseline and step == self.config.baseline_steps - 1 and self.config.acceptance == "noise-aware":
@@ -327,23 +334,23 @@ def _index_of(history: list[TrialRecord], record: TrialRecord | None) -> int | N
     return None
 
 
-def _rebuild_state(events: list[Event], checkpoint: Checkpoint) -> LoopState:
+def _rebuild_state(events: list[Event], checkpoint: Checkpoint, direction: str) -> LoopState:
     """History comes from the trace (append-only); live values from the checkpoint."""
     decisions = {e.step: e for e in events if isinstance(e, DecisionMade)}
-    history: list[TrialRecord] = []
+    state = LoopState(steps_done=checkpoint.steps_done, noise_floor=checkpoint.noise_floor,
+                      search_config=checkpoint.search_config)
     for e in events:
         if isinstance(e, TrialFinished):
-            d = decisions[e.step]
-            history.append(TrialRecord(iteration=e.iteration, params=e.params, status=e.status, value=e.value,
-                                       accepted=d.accepted, source=e.source, duration_s=e.duration_s))
-    if len(history) != checkpoint.steps_done:
+            state.append(TrialRecord(iteration=e.iteration, params=e.params, status=e.status, value=e.value,
+                                     accepted=decisions[e.step].accepted, source=e.source,
+                                     duration_s=e.duration_s), direction)
+    if len(state.history) != checkpoint.steps_done:
         raise RunDirError(
-            f"trace holds {len(history)} trials but the checkpoint counts {checkpoint.steps_done}",
+            f"trace holds {len(state.history)} trials but the checkpoint counts {checkpoint.steps_done}",
             "the run directory was modified by hand; start a new run")
-    idx = checkpoint.incumbent_step
-    return LoopState(steps_done=checkpoint.steps_done, history=history,
-                     incumbent=history[idx] if idx is not None else None,
-                     noise_floor=checkpoint.noise_floor, search_config=checkpoint.search_config)
+    if checkpoint.incumbent_step is not None:
+        state.incumbent = state.history[checkpoint.incumbent_step]
+    return state
 
 
 def _loggable(params: object) -> dict:

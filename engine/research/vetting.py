@@ -45,7 +45,3 @@ class SandboxVetter:
         reason = "; ".join(report.reasons)[:2000] if not report.accepted else ""
         return Vetting(status=report.status, sha256=hashlib.sha256(candidate.source).hexdigest(),
                        gate=as_json.get("gate"), box=as_json.get("box"), text=report.to_text(), reason=reason)
-
-
-def vetting_summary(v: Vetting) -> dict[str, Any]:
-    return {"status": v.status, "sha256": v.sha256, "reason": v.reason}
