@@ -55,7 +55,7 @@ def mechanism_lines(events: list[Event]) -> list[MechanismLine]:
 
 def mechanisms_table(lines: list[MechanismLine]) -> Table:
     table = Table(title="mechanisms (Level 2)")
-    for col in ("id", "name", "session", "status", "hook calls", "changed", "effect", "reason"):
+    for col in ("id", "name", "session", "status", "hook calls", "changed", "Δ best in its window", "reason"):
         table.add_column(col, overflow="fold")
     colours = {"accepted": "green", "rejected-smoke": "red", "rejected-static": "red",
                "rolled-back": "yellow", "dead": "magenta"}
