@@ -138,4 +138,6 @@ log "checking the image"
 docker run --rm --network none --user 10001:10001 --read-only "$IMAGE" \
   /opt/venv/bin/python -c 'import numpy, torch, sys; print("python", sys.version.split()[0], "numpy", numpy.__version__, "torch", torch.__version__)' \
   || die "the built image $IMAGE does not import numpy and torch"
+# A rebuild leaves the previous image untagged: drop our own untagged ones, nothing else.
+docker image prune -f --filter "label=org.opencontainers.image.title=bilevel-evolve-sandbox" >/dev/null || true
 log "done: $IMAGE ($(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
