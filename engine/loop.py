@@ -14,7 +14,7 @@ from domains.base import Domain
 from engine.acceptance import AcceptanceRule, noise_floor
 from engine.agents.base import Agent
 from engine.config import RunConfig
-from engine.errors import InvalidAgentOutput, RunDirError, SpaceError
+from engine.errors import EvolveError, InvalidAgentOutput, RunDirError, SpaceError
 from engine.events import (
     DecisionMade,
     Event,
@@ -35,6 +35,7 @@ from engine.run_store import Checkpoint, RunStore
 
 log = structlog.get_logger("engine.loop")
 
+MAX_AGENT_FAILURES = 3  # consecutive unusable proposer answers before the run stops (resumable)
 StepCallback = Callable[[int, int, TrialRecord, "TrialRecord | None"], None]
 
 
@@ -88,6 +89,7 @@ class InnerLoop:
         self._recovered: dict[int, TrialFinished] = {}
         self._outer_done_step = -1
         self._step_now = 0
+        self._agent_failures = 0
         self._log = log.bind(run_id=config.run_id)
         if mechanisms is not None:
             mechanisms.on_rollback = self._rolled_back
@@ -177,7 +179,13 @@ class InnerLoop:
                 ctx = replace(ctx, hints=mechs.guide(ctx, step))
             try:
                 proposal = self.agent.propose(ctx)
+                self._agent_failures = 0
             except InvalidAgentOutput as exc:  # e.g. an LLM answer still not JSON after the repair
+                self._agent_failures += 1
+                if self._agent_failures >= MAX_AGENT_FAILURES:  # not a bad answer: a broken set-up
+                    raise EvolveError(f"the proposer failed {self._agent_failures} times in a row; last: "
+                                      f"{exc.problem}", "check the model and endpoint, then `evolve resume` "
+                                      "the run (nothing is lost)") from None
                 skip = ("invalid", f"the proposer's answer was unusable: {exc.problem}")
                 proposal = Proposal(params=dict(ctx.incumbent.params) if ctx.incumbent else
                                     self.domain.space.defaults(), source=self.agent.name, rationale=skip[1])

@@ -8,6 +8,7 @@ from quadratic_domain import QuadraticDomain
 from engine.agents.offline import ATTENTION, OfflineAgent
 from engine.analysis import summarize
 from engine.config import RunConfig
+from engine.errors import EvolveError, InvalidAgentOutput
 from engine.events import DecisionMade, TrialFinished
 from engine.loop import InnerLoop
 from engine.models import Proposal, SearchContext
@@ -156,3 +157,32 @@ def test_a_finished_trial_after_the_last_checkpoint_is_recovered_not_rerun(tmp_p
     assert _sequence(store) == reference
     assert domain.calls == 2  # steps 4 and 5 ran; step 3 came back from the trace
     assert [e.recovered for e in store.events() if isinstance(e, TrialFinished)] == [False] * 3 + [True, False, False]
+
+
+class _Garbled(OfflineAgent):
+    """Answers unusably on the given iterations (an LLM whose reply stayed broken after repair)."""
+
+    def __init__(self, bad: set[int]) -> None:
+        super().__init__()
+        self.bad = bad
+
+    def propose(self, ctx: SearchContext) -> Proposal:
+        if ctx.iteration in self.bad:
+            raise InvalidAgentOutput("the model answered 'Sure! Here you go' instead of JSON")
+        return super().propose(ctx)
+
+
+def test_an_unusable_answer_is_an_invalid_step_and_the_run_goes_on(tmp_path: Path) -> None:
+    store = _run(tmp_path, QuadraticDomain(), agent=_Garbled({2, 5}), iterations=6)
+    statuses = [s[3] for s in _sequence(store)]
+    assert statuses[2] == statuses[5] == "invalid" and statuses.count("ok") == 5
+
+
+def test_repeated_unusable_answers_stop_the_run_resumably(tmp_path: Path) -> None:
+    config = _config(iterations=8)
+    store = RunStore.create(tmp_path / "run", config)
+    loop = InnerLoop(store, config, QuadraticDomain(), _Garbled({3, 4, 5}))
+    loop.start()
+    with pytest.raises(EvolveError, match="3 times in a row"):
+        loop.run()
+    assert store.load_checkpoint().steps_done == 5  # baseline + iterations 1-4; resume continues at 5
