@@ -48,7 +48,7 @@ def trial_seed(seed: int, step: int) -> int:
 class LoopState:
     steps_done: int = 0
     history: list[TrialRecord] = field(default_factory=list)
-    incumbent: TrialRecord | None = None
+    incumbent_step: int | None = None  # index into history (= the step) of the kept point
     noise_floor: float = 0.0
     search_config: SearchConfig = field(default_factory=SearchConfig)
     # The best successful trial so far. Not always the incumbent: a mechanism's accept hook may
@@ -62,6 +62,10 @@ class LoopState:
             or (record.value < self.best.value if direction == "minimize" else record.value > self.best.value)
         ):
             self.best = record
+
+    @property
+    def incumbent(self) -> TrialRecord | None:
+        return None if self.incumbent_step is None else self.history[self.incumbent_step]
 
 
 @dataclass
@@ -164,10 +168,12 @@ class InnerLoop:
         iteration = 0 if baseline else step - cfg.baseline_steps + 1
         self._step_now = step
         if not baseline and self.outer and self._outer_done_step < step:
+            traced = self.store.trace_lines
             for controller in self.outer:
                 controller.before_step(self, step, iteration)
             self._outer_done_step = step
-            self._checkpoint()
+            if self.store.trace_lines > traced:  # it acted (everything it does is traced): keep that
+                self._checkpoint()
         mechs = self._live_mechanisms(baseline)
         ctx = self.context(iteration, step)
         skip: tuple[TrialStatus, str] | None = None  # a step that runs no trial: (status, why)
@@ -277,13 +283,13 @@ class InnerLoop:
                 record = record.model_copy(update={"accepted": final})
         s.append(record, self.domain.direction)
         if record.accepted:
-            s.incumbent = record
+            s.incumbent_step = len(s.history) - 1
         if baseline and step == self.config.baseline_steps - 1 and self.config.acceptance == "noise-aware":
             self._set_noise_floor()
         self._emit(DecisionMade(step=step, iteration=iteration, accepted=record.accepted, reason=reason,
                                 value=result.value, incumbent_value=s.incumbent.value if s.incumbent else None,
                                 best_value=s.best.value if s.best else None,
-                                incumbent_step=_index_of(s.history, s.incumbent), overridden_by=overridden_by))
+                                incumbent_step=s.incumbent_step, overridden_by=overridden_by))
         self._log.info("trial", step=step, iteration=iteration, status=result.status, value=result.value,
                        accepted=record.accepted, reason=reason)
         return record
@@ -294,7 +300,7 @@ class InnerLoop:
         s.noise_floor = noise_floor(values, self.config.noise_multiplier)
         if values:  # the incumbent is the median baseline run, not a lucky one
             median = statistics.median_low(values)
-            s.incumbent = next(t for t in s.history if t.source == "baseline" and t.value == median)
+            s.incumbent_step = next(i for i, t in enumerate(s.history) if t.source == "baseline" and t.value == median)
         self._emit(NoiseFloorMeasured(values=tuple(values), floor=s.noise_floor))
 
     def _emit(self, event: Event) -> None:
@@ -302,7 +308,6 @@ class InnerLoop:
 
     def _checkpoint(self, status: str = "running", force_durable: bool = False) -> None:
         s = self.state
-        incumbent_step = _index_of(s.history, s.incumbent)
         extra: dict = {"outer_done_step": self._outer_done_step,
                        "controllers": {c.name: c.state_dict() for c in self.outer}}
         if self.mechanisms is not None:
@@ -311,7 +316,7 @@ class InnerLoop:
             extra["mechanism_states"] = states
         self.store.save_checkpoint(
             Checkpoint(steps_done=s.steps_done, trace_lines=self.store.trace_lines, status=status,
-                       incumbent_step=incumbent_step, noise_floor=s.noise_floor,
+                       incumbent_step=s.incumbent_step, noise_floor=s.noise_floor,
                        search_config=s.search_config, agent_state=self.agent.state_dict(), extra=extra),
             force_durable=force_durable)
 
@@ -333,20 +338,11 @@ class InnerLoop:
                                 state_json=extra.get("mechanism_states", {}).get(mech.id), restored=mech)
 
 
-def _index_of(history: list[TrialRecord], record: TrialRecord | None) -> int | None:
-    if record is None:
-        return None
-    for i in range(len(history) - 1, -1, -1):
-        if history[i] is record:
-            return i
-    return None
-
-
 def _rebuild_state(events: list[Event], checkpoint: Checkpoint, direction: str) -> LoopState:
     """History comes from the trace (append-only); live values from the checkpoint."""
     decisions = {e.step: e for e in events if isinstance(e, DecisionMade)}
     state = LoopState(steps_done=checkpoint.steps_done, noise_floor=checkpoint.noise_floor,
-                      search_config=checkpoint.search_config)
+                      search_config=checkpoint.search_config, incumbent_step=checkpoint.incumbent_step)
     for e in events:
         if isinstance(e, TrialFinished):
             state.append(TrialRecord(iteration=e.iteration, params=e.params, status=e.status, value=e.value,
@@ -356,8 +352,6 @@ def _rebuild_state(events: list[Event], checkpoint: Checkpoint, direction: str) 
         raise RunDirError(
             f"trace holds {len(state.history)} trials but the checkpoint counts {checkpoint.steps_done}",
             "the run directory was modified by hand; start a new run")
-    if checkpoint.incumbent_step is not None:
-        state.incumbent = state.history[checkpoint.incumbent_step]
     return state
 
 
