@@ -106,7 +106,7 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
     if parts.archive is not None:
         host = _host(config, run_dir)
         parts.closers.append(host.close)
-        mechanisms = MechanismSet(host, config.seed, store.append, on_rollback=lambda m, f: None)
+        mechanisms = MechanismSet(host, config.seed, store.append)
         source = parts.archive.source
         outer.append(ArchiveBookkeeper(parts.archive))
     if "2" in config.levels:

@@ -51,12 +51,19 @@ class ActiveMechanism:
 
 class MechanismSet:
     def __init__(self, host: MechanismHost, seed: int, emit: Callable[[Event], None],
-                 on_rollback: RollbackCallback) -> None:
+                 on_rollback: RollbackCallback | None = None) -> None:
         self.host = host
         self.seed = seed
         self.emit = emit
-        self.on_rollback = on_rollback
+        self.on_rollback = on_rollback  # the inner loop installs its own
         self.active: list[ActiveMechanism] = []
+        self._ctx_json: tuple[SearchContext, dict[str, Any]] | None = None
+
+    def ctx_json(self, ctx: SearchContext) -> dict[str, Any]:
+        """ctx.to_json(), once per ctx object: a step's later phases share one ctx (and its history)."""
+        if self._ctx_json is None or self._ctx_json[0] is not ctx:
+            self._ctx_json = (ctx, ctx.to_json())
+        return self._ctx_json[1]
 
     # ---- membership ---------------------------------------------------------------------------
     def add(self, mech_id: str, source: bytes, step: int, state_json: str | None = None,
@@ -174,7 +181,8 @@ class MechanismSet:
 
     def _fail(self, mech: ActiveMechanism, failure: HookFailure) -> None:
         self.remove(mech.id)
-        self.on_rollback(mech, failure)
+        if self.on_rollback is not None:
+            self.on_rollback(mech, failure)
 
 
 class _Call:
@@ -182,7 +190,7 @@ class _Call:
 
     def __init__(self, owner: MechanismSet, ctx: SearchContext, step: int) -> None:
         self.owner = owner
-        self.ctx_json = ctx.to_json()
+        self.ctx_json = owner.ctx_json(ctx)
         self.iteration = ctx.iteration
         self.step = step
         self._ms = 0.0
