@@ -118,9 +118,6 @@ class ConfigController:
         loop.store.append(ConfigChanged(step=step, iteration=iteration, before=before, after=after,
                                         reason=decision.diagnosis, source=self.analyst.source))
 
-    def after_step(self, loop: InnerLoop, step: int, record: Any) -> None:
-        return None
-
     def on_rollback(self, loop: InnerLoop, mech: Any, failure: Any, step: int) -> None:
         return None
 

@@ -202,8 +202,6 @@ class InnerLoop:
         params, result = self._evaluate(step, iteration, proposal, skip)
         record = self._decide(step, iteration, params, result, proposal.source, baseline, ctx, mechs)
         self.state.steps_done = step + 1
-        for controller in self.outer:
-            controller.after_step(self, step, record)
         self._checkpoint()
         return record
 

@@ -8,7 +8,6 @@ if TYPE_CHECKING:
     from engine.loop import InnerLoop
     from engine.mechanisms.active_set import ActiveMechanism
     from engine.mechanisms.host import HookFailure
-    from engine.models import TrialRecord
 
 
 class OuterController(Protocol):
@@ -18,8 +17,6 @@ class OuterController(Protocol):
     name: str
 
     def before_step(self, loop: InnerLoop, step: int, iteration: int) -> None: ...
-
-    def after_step(self, loop: InnerLoop, step: int, record: TrialRecord) -> None: ...
 
     def on_rollback(self, loop: InnerLoop, mech: ActiveMechanism, failure: HookFailure, step: int) -> None: ...
 

@@ -8,7 +8,6 @@ if TYPE_CHECKING:
     from engine.loop import InnerLoop
     from engine.mechanisms.active_set import ActiveMechanism
     from engine.mechanisms.host import HookFailure
-    from engine.models import TrialRecord
     from mechanism_archive.archive import Archive
 
 
@@ -21,9 +20,6 @@ class ArchiveBookkeeper:
         self.archive = archive
 
     def before_step(self, loop: InnerLoop, step: int, iteration: int) -> None:
-        return None
-
-    def after_step(self, loop: InnerLoop, step: int, record: TrialRecord) -> None:
         return None
 
     def on_rollback(self, loop: InnerLoop, mech: ActiveMechanism, failure: HookFailure, step: int) -> None:

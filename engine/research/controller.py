@@ -46,7 +46,6 @@ class ResearchController:
         self.sessions = 0
         self.tried: list[str] = []
         self.pending: dict[str, dict[str, Any]] = {}  # mechanism id -> effect window bookkeeping
-        self.accepted: list[str] = []
 
     # ---- OuterController --------------------------------------------------------------------------
     def before_step(self, loop: InnerLoop, step: int, iteration: int) -> None:
@@ -57,9 +56,6 @@ class ResearchController:
             return
         self._session(loop, step, iteration)
 
-    def after_step(self, loop: InnerLoop, step: int, record: TrialRecord) -> None:
-        return None
-
     def on_rollback(self, loop: InnerLoop, mech: ActiveMechanism, failure: HookFailure, step: int) -> None:
         self.pending.pop(mech.id, None)  # the archive side is the ArchiveBookkeeper's
 
@@ -68,13 +64,12 @@ class ResearchController:
         self._measure_effects(loop, loop.state.steps_done, iteration, final=True)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"sessions": self.sessions, "tried": self.tried, "pending": self.pending, "accepted": self.accepted}
+        return {"sessions": self.sessions, "tried": self.tried, "pending": self.pending}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sessions = int(state.get("sessions", 0))
         self.tried = list(state.get("tried", []))
         self.pending = dict(state.get("pending", {}))
-        self.accepted = list(state.get("accepted", []))
 
     # ---- one research session ---------------------------------------------------------------------
     def _session(self, loop: InnerLoop, step: int, iteration: int) -> None:
@@ -138,7 +133,6 @@ class ResearchController:
                                                   name=candidate.name, status="rolled-back", reason=reason,
                                                   active=loop.mechanisms.ids()))
             return
-        self.accepted.append(mech_id)
         window = [t.value for t in loop.state.history[-self.every:] if t.value is not None]
         self.pending[mech_id] = {"step": step, "iteration": iteration,
                                  "best_before": best_value(loop.state.history, loop.domain.direction),
