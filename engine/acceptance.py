@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from engine.models import Direction, TrialRecord
+from engine.models import Direction, TrialRecord, gain
 
 
 @dataclass(frozen=True)
@@ -18,16 +18,13 @@ class AcceptanceRule:
             return False, f"trial {status}"
         if incumbent is None or incumbent.value is None:
             return True, "first successful trial"
-        margin = self._gain(value, incumbent.value)
+        margin = gain(value, incumbent.value, self.direction)
         if margin > self.noise_floor:
             floor = f" (noise floor {self.noise_floor:.4g})" if self.noise_floor else ""
             return True, f"improves on incumbent by {margin:.4g}{floor}"
         if margin > 0:
             return False, f"gain {margin:.4g} within noise floor {self.noise_floor:.4g}"
         return False, f"no improvement ({value:.6g} vs {incumbent.value:.6g})"
-
-    def _gain(self, value: float, incumbent: float) -> float:
-        return incumbent - value if self.direction == "minimize" else value - incumbent
 
 
 def noise_floor(values: list[float], multiplier: float) -> float:

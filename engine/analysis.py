@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from engine.events import Event, RunFinished, RunStarted, TrialFinished
-from engine.models import Direction
+from engine.models import Direction, gain
 from engine.space import Scalar
 
 
@@ -65,7 +65,7 @@ def summarize(events: list[Event], direction: Direction) -> TraceSummary:
     best: float | None = None
     for t in trials:
         if t.status == "ok" and t.value is not None and (
-            best is None or (t.value < best if direction == "minimize" else t.value > best)
+            best is None or gain(t.value, best, direction) > 0
         ):
             best = t.value
         best_so_far.append(best)

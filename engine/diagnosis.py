@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.llm.summary import parameter_usage
-from engine.models import Direction, TrialRecord
+from engine.models import Direction, TrialRecord, gain
 from engine.space import SearchSpace
 
 COVERAGE_BINS = 10
@@ -121,4 +121,4 @@ def _recent_gain(history: Sequence[TrialRecord], direction: Direction, window: i
     now = best_value(history, direction)
     if before is None or now is None:
         return 0.0
-    return before - now if direction == "minimize" else now - before
+    return gain(now, before, direction)

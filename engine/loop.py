@@ -29,7 +29,16 @@ from engine.events import (
 )
 from engine.mechanisms.active_set import ActiveMechanism, MechanismSet
 from engine.mechanisms.host import HookFailure
-from engine.models import Proposal, SearchConfig, SearchContext, TrialRecord, TrialResult, TrialStatus
+from engine.models import (
+    Direction,
+    Proposal,
+    SearchConfig,
+    SearchContext,
+    TrialRecord,
+    TrialResult,
+    TrialStatus,
+    gain,
+)
 from engine.outer import OuterController
 from engine.run_store import Checkpoint, RunStore
 
@@ -55,11 +64,10 @@ class LoopState:
     # keep a worse trial (annealing), and the noise-aware incumbent is the median baseline.
     best: TrialRecord | None = None
 
-    def append(self, record: TrialRecord, direction: str) -> None:
+    def append(self, record: TrialRecord, direction: Direction) -> None:
         self.history.append(record)
         if record.status == "ok" and record.value is not None and (
-            self.best is None or self.best.value is None
-            or (record.value < self.best.value if direction == "minimize" else record.value > self.best.value)
+            self.best is None or self.best.value is None or gain(record.value, self.best.value, direction) > 0
         ):
             self.best = record
 
@@ -336,7 +344,7 @@ class InnerLoop:
                                 state_json=extra.get("mechanism_states", {}).get(mech.id), restored=mech)
 
 
-def _rebuild_state(events: list[Event], checkpoint: Checkpoint, direction: str) -> LoopState:
+def _rebuild_state(events: list[Event], checkpoint: Checkpoint, direction: Direction) -> LoopState:
     """History comes from the trace (append-only); live values from the checkpoint."""
     decisions = {e.step: e for e in events if isinstance(e, DecisionMade)}
     state = LoopState(steps_done=checkpoint.steps_done, noise_floor=checkpoint.noise_floor,

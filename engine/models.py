@@ -15,6 +15,11 @@ Direction = Literal["minimize", "maximize"]
 Strategy = Literal["explore", "exploit", "focused"]
 
 
+def gain(new: float, old: float, direction: Direction) -> float:
+    """How much better `new` is than `old` in this direction (negative when worse)."""
+    return old - new if direction == "minimize" else new - old
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -81,7 +86,7 @@ class SearchContext:
 
     def better(self, a: float, b: float) -> bool:
         """True when value a is strictly better than value b in this direction."""
-        return a < b if self.direction == "minimize" else a > b
+        return gain(a, b, self.direction) > 0
 
     def to_json(self) -> dict[str, Any]:
         """The serializable form sent to sandboxed mechanisms and recorded for replay."""

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from engine.diagnosis import best_value, diagnose
+from engine.diagnosis import diagnose
 from engine.events import EffectMeasured, MechanismInjected, MechanismRolledBack, ResearchSessionEvent
 from engine.llm.summary import format_history, format_space
 from engine.mechanisms.host import HookFailure
+from engine.models import gain
 from engine.research.candidates import Candidate, ResearchInput, Scientist
 from engine.research.vetting import Vetter, Vetting
 
@@ -135,7 +136,7 @@ class ResearchController:
             return
         window = [t.value for t in loop.state.history[-self.every:] if t.value is not None]
         self.pending[mech_id] = {"step": step, "iteration": iteration,
-                                 "best_before": best_value(loop.state.history, loop.domain.direction),
+                                 "best_before": loop.state.best.value if loop.state.best else None,
                                  "median_before": statistics.median(window) if window else None,
                                  "fail_before": _fail_rate(loop.state.history[-self.every:])}
         loop.store.append(MechanismInjected(step=step, iteration=iteration, mechanism=mech_id, name=mech.name,
@@ -173,18 +174,17 @@ def _fail_rate(trials: list[TrialRecord]) -> float:
 
 def _effect(start: dict[str, Any], after: list[TrialRecord], loop: InnerLoop, window: int) -> dict[str, Any]:
     direction = loop.domain.direction
-    best_after = best_value(loop.state.history, direction)
+    best_after = loop.state.best.value if loop.state.best else None
     before = start["best_before"]
     delta = None if before is None or best_after is None else best_after - before
-    improved = delta is not None and (delta < 0 if direction == "minimize" else delta > 0)
+    improved = before is not None and best_after is not None and gain(best_after, before, direction) > 0
     values = [t.value for t in after if t.value is not None]
     median_after = statistics.median(values) if values else None
     fail_after = _fail_rate(after)
     median_before = start["median_before"]
-    sign = 1 if direction == "minimize" else -1
     margin = max(loop.state.noise_floor, 0.05 * abs(median_before or 0.0))
     worse_median = (median_before is not None and median_after is not None
-                    and sign * (median_after - median_before) > margin)
+                    and gain(median_after, median_before, direction) < -margin)
     worse_fail = fail_after > start["fail_before"] + 0.3
     verdict = "improved" if improved else ("worse" if worse_median or worse_fail else "neutral")
     why = ""
