@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import statistics
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from engine.events import Event, RunFinished, RunStarted, TrialFinished
 from engine.models import Direction, gain
@@ -22,8 +25,7 @@ class TraceSummary:
 
     @property
     def baseline_value(self) -> float | None:
-        values = [t.value for t in self.trials if t.source == "baseline" and t.value is not None]
-        return sorted(values)[len(values) // 2] if values else None
+        return baseline_reference(self.trials)
 
     @property
     def best(self) -> TrialFinished | None:
@@ -42,15 +44,8 @@ class TraceSummary:
     @property
     def repetition_rate(self) -> float:
         """Share of search proposals whose exact parameters were already tried."""
-        search = [t for t in self.trials if t.source != "baseline"]
-        seen: set[str] = set()
-        repeats = 0
-        for t in self.trials:
-            key = _key(t.params)
-            if t.source != "baseline" and key in seen:
-                repeats += 1
-            seen.add(key)
-        return repeats / len(search) if search else 0.0
+        flags = [r for t, r in zip(self.trials, repeat_flags(self.trials), strict=True) if t.source != "baseline"]
+        return sum(flags) / len(flags) if flags else 0.0
 
     def status_counts(self) -> Counter[str]:
         return Counter(t.status for t in self.trials)
@@ -72,5 +67,31 @@ def summarize(events: list[Event], direction: Direction) -> TraceSummary:
     return TraceSummary(direction, trials, accepted, finished, started, best_so_far)
 
 
-def _key(params: dict[str, Scalar]) -> str:
-    return json.dumps(params, sort_keys=True)
+class _Tried(Protocol):
+    params: dict[str, Scalar]
+    source: str
+    status: str
+    value: float | None
+
+
+def repeat_flags(trials: Sequence[_Tried]) -> list[bool]:
+    """Per trial: is it a search proposal whose exact point was tried before?"""
+    seen: set[str] = set()
+    flags = []
+    for t in trials:
+        key = json.dumps(t.params, sort_keys=True)
+        flags.append(t.source != "baseline" and key in seen)
+        seen.add(key)
+    return flags
+
+
+def baseline_reference(trials: Sequence[_Tried]) -> float | None:
+    """The baseline a run is measured from: the lower median of its baseline runs (also the
+    noise-aware loop's incumbent, so the report and the loop start from the same point)."""
+    values = [t.value for t in trials if t.source == "baseline" and t.value is not None]
+    return statistics.median_low(values) if values else None
+
+
+def failure_rate(trials: Sequence[_Tried]) -> float:
+    """Share of trials that ran and failed (a vetoed proposal ran nothing and does not count)."""
+    return sum(t.status not in ("ok", "rejected") for t in trials) / len(trials) if trials else 0.0

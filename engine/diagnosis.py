@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from engine.analysis import baseline_reference, failure_rate, repeat_flags
 from engine.llm.summary import parameter_usage
 from engine.models import Direction, TrialRecord, gain
 from engine.space import SearchSpace
@@ -19,7 +19,6 @@ class ParamReport:
     tried: int
     kept: int
     coverage: float  # share of unit-range bins the search has visited for this parameter
-    changed_from_default: bool
 
 
 @dataclass(frozen=True)
@@ -74,31 +73,22 @@ def diagnose(history: Sequence[TrialRecord], space: SearchSpace, direction: Dire
     search = [t for t in history if t.source != "baseline"]
     recent = search[-window:]
     recent_ids = {id(t) for t in recent}
-    seen: set[str] = set()
-    repeats = 0
-    for t in history:
-        key = json.dumps(t.params, sort_keys=True)
-        if id(t) in recent_ids and key in seen:
-            repeats += 1
-        seen.add(key)
+    repeats = sum(flag for t, flag in zip(history, repeat_flags(history), strict=True) if id(t) in recent_ids)
     stagnation = 0
     for t in reversed(search):
         if t.accepted:
             break
         stagnation += 1
-    failures = sum(1 for t in recent if t.status not in ("ok", "rejected"))
     usage = parameter_usage(history, space)
-    defaults = space.defaults()
     params = {}
     for name in space.names:
         bins = {min(COVERAGE_BINS - 1, int(space.to_unit(name, t.params[name]) * COVERAGE_BINS))
                 for t in history if t.params}
-        params[name] = ParamReport(usage[name].tried, usage[name].kept, len(bins) / COVERAGE_BINS,
-                                   any(t.params and t.params[name] != defaults[name] for t in history))
+        params[name] = ParamReport(usage[name].tried, usage[name].kept, len(bins) / COVERAGE_BINS)
     return Diagnosis(
         iteration=len(search), window=window,
         repetition_rate=repeats / len(recent) if recent else 0.0, stagnation=stagnation,
-        failure_rate=failures / len(recent) if recent else 0.0,
+        failure_rate=failure_rate(recent),
         improvement=_improvement(history, direction), recent_gain=_recent_gain(history, direction, window),
         params=params)
 
@@ -111,9 +101,8 @@ def best_value(history: Sequence[TrialRecord], direction: Direction) -> float | 
 
 
 def _improvement(history: Sequence[TrialRecord], direction: Direction) -> float | None:
-    base = [t.value for t in history if t.source == "baseline" and t.value is not None]
-    best = best_value(history, direction)
-    return None if not base or best is None else best - sorted(base)[len(base) // 2]
+    base, best = baseline_reference(history), best_value(history, direction)
+    return None if base is None or best is None else best - base
 
 
 def _recent_gain(history: Sequence[TrialRecord], direction: Direction, window: int) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -13,6 +12,7 @@ import structlog
 from domains.base import Domain
 from engine.acceptance import AcceptanceRule, noise_floor
 from engine.agents.base import Agent
+from engine.analysis import baseline_reference
 from engine.config import RunConfig
 from engine.errors import EvolveError, InvalidAgentOutput, RunDirError, SpaceError
 from engine.events import (
@@ -302,11 +302,13 @@ class InnerLoop:
 
     def _set_noise_floor(self) -> None:
         s = self.state
-        values = [t.value for t in s.history if t.source == "baseline" and t.value is not None]
+        baseline = [t for t in s.history if t.source == "baseline"]
+        values = [t.value for t in baseline if t.value is not None]
         s.noise_floor = noise_floor(values, self.config.noise_multiplier)
-        if values:  # the incumbent is the median baseline run, not a lucky one
-            median = statistics.median_low(values)
-            s.incumbent_step = next(i for i, t in enumerate(s.history) if t.source == "baseline" and t.value == median)
+        reference = baseline_reference(baseline)
+        if reference is not None:  # the incumbent is the median baseline run, not a lucky one
+            s.incumbent_step = next(i for i, t in enumerate(s.history) if t.source == "baseline"
+                                    and t.value == reference)
         self._emit(NoiseFloorMeasured(values=tuple(values), floor=s.noise_floor))
 
     def _emit(self, event: Event) -> None:

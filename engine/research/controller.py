@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from engine.analysis import failure_rate
 from engine.diagnosis import diagnose
 from engine.events import EffectMeasured, MechanismInjected, MechanismRolledBack, ResearchSessionEvent
 from engine.llm.summary import format_history, format_space
@@ -138,7 +139,7 @@ class ResearchController:
         self.pending[mech_id] = {"step": step, "iteration": iteration,
                                  "best_before": loop.state.best.value if loop.state.best else None,
                                  "median_before": statistics.median(window) if window else None,
-                                 "fail_before": _fail_rate(loop.state.history[-self.every:])}
+                                 "fail_before": failure_rate(loop.state.history[-self.every:])}
         loop.store.append(MechanismInjected(step=step, iteration=iteration, mechanism=mech_id, name=mech.name,
                                             active=loop.mechanisms.ids()))
         log.info("mechanism_injected", name=mech.name, id=mech_id[:12])
@@ -168,10 +169,6 @@ class ResearchController:
                     status="rolled-back", reason=reason, active=loop.mechanisms.ids()))
 
 
-def _fail_rate(trials: list[TrialRecord]) -> float:
-    return sum(t.status not in ("ok", "rejected") for t in trials) / len(trials) if trials else 0.0
-
-
 def _effect(start: dict[str, Any], after: list[TrialRecord], loop: InnerLoop, window: int) -> dict[str, Any]:
     direction = loop.domain.direction
     best_after = loop.state.best.value if loop.state.best else None
@@ -180,7 +177,7 @@ def _effect(start: dict[str, Any], after: list[TrialRecord], loop: InnerLoop, wi
     improved = before is not None and best_after is not None and gain(best_after, before, direction) > 0
     values = [t.value for t in after if t.value is not None]
     median_after = statistics.median(values) if values else None
-    fail_after = _fail_rate(after)
+    fail_after = failure_rate(after)
     median_before = start["median_before"]
     margin = max(loop.state.noise_floor, 0.05 * abs(median_before or 0.0))
     worse_median = (median_before is not None and median_after is not None
