@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
-from kill_resume import evolve_cmd, run_with_random_kills
+from kill_resume import reference_run, run_with_random_kills
 
 OBJECTIVE = '''
 import time
@@ -43,13 +42,12 @@ def test_resume_after_repeated_sigkill_matches_an_uninterrupted_run(tmp_path: Pa
     objective.write_text(OBJECTIVE)
     common = ["--domain", f"function:{objective}", "--iterations", "200", "--seed", "11", "--no-progress"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    subprocess.run(evolve_cmd("run", *common, "--run-dir", str(tmp_path / "ref")), check=True, env=env,
-                   capture_output=True, cwd=tmp_path)
+    reference_s = reference_run(common, tmp_path / "ref", env=env, cwd=tmp_path)
     reference = _sequence(tmp_path / "ref")
 
     run_dir = tmp_path / "killed"
     kills = run_with_random_kills(common, run_dir, env=env, cwd=tmp_path, rng=random.Random(1234),
-                                  window_s=(0.5, 1.5))
+                                  reference_s=reference_s)
     assert kills >= 3, f"only {kills} kills landed mid-run; the test did not test resume"
     assert _sequence(run_dir) == reference
     resumed = [json.loads(x) for x in (run_dir / "trace.jsonl").read_text().splitlines()]

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
-from kill_resume import evolve_cmd, run_with_random_kills
+from kill_resume import reference_run, run_with_random_kills
 
 from engine.run_store import RunStore
 from mechanism_archive.archive import Archive
@@ -31,13 +30,12 @@ def test_resume_after_sigkill_mid_session_keeps_archive_and_active_set_consisten
     common = ["--domain", "function:hartmann6", "--iterations", "20", "--levels", "1,2", "--level2-every", "4",
               "--seed", "3", "--no-progress", "--archive", str(tmp_path / "archive")]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    subprocess.run(evolve_cmd("run", *common, "--run-dir", str(tmp_path / "ref")), check=True, env=env,
-                   capture_output=True, cwd=tmp_path, timeout=300)
+    reference_s = reference_run(common, tmp_path / "ref", env=env, cwd=tmp_path)
     reference = _decisions(tmp_path / "ref")
 
     run_dir = tmp_path / "killed"
     kills = run_with_random_kills(common, run_dir, env=env, cwd=tmp_path, rng=random.Random(7),
-                                  window_s=(1.5, 4.0), attempts=30)
+                                  reference_s=reference_s, attempts=30)
     assert kills >= 2, f"only {kills} kills landed mid-run"
     trials, hooks, active = _decisions(run_dir)
     assert trials == reference[0]
