@@ -342,8 +342,11 @@ class InnerLoop:
                               "resume with the archive the run was started with")
         for raw in extra["mechanisms"]:
             mech = ActiveMechanism.from_json(raw)
-            self.mechanisms.add(mech.id, self.mechanism_source(mech.id), mech.injected_step,
-                                state_json=extra.get("mechanism_states", {}).get(mech.id), restored=mech)
+            try:
+                self.mechanisms.add(mech.id, self.mechanism_source(mech.id), mech.injected_step,
+                                    state_json=extra.get("mechanism_states", {}).get(mech.id), restored=mech)
+            except HookFailure as failure:  # it cannot come back from its checkpointed state: roll it back
+                self._rolled_back(mech, failure)
 
 
 def _rebuild_state(events: list[Event], checkpoint: Checkpoint, direction: Direction) -> LoopState:

@@ -68,7 +68,11 @@ class MechanismSet:
     # ---- membership ---------------------------------------------------------------------------
     def add(self, mech_id: str, source: bytes, step: int, state_json: str | None = None,
             restored: ActiveMechanism | None = None) -> ActiveMechanism:
-        loaded = self.host.load(mech_id, source, state_json)
+        try:
+            loaded = self.host.load(mech_id, source, state_json)
+        except HookFailure:
+            self.host.unload(mech_id)  # whatever the host set up for it before the failure
+            raise
         mech = restored or ActiveMechanism(mech_id, loaded.name, loaded.hooks, step)
         self.active.append(mech)
         return mech

@@ -127,7 +127,6 @@ class ResearchController:
         try:
             mech = loop.mechanisms.add(mech_id, self.archive.source(mech_id), step)
         except HookFailure as failure:
-            loop.mechanisms.remove(mech_id)
             reason = f"could not be loaded into the mechanism host: {failure.reason}"
             self.archive.set_status(mech_id, "rolled-back", run_id=loop.config.run_id, reason=reason,
                                     key=f"{loop.config.run_id}:inject-failed:{mech_id}")

@@ -90,3 +90,32 @@ def test_a_faulty_hook_is_rolled_back_without_stopping_the_loop(tmp_path: Path, 
     checkpoint = store.load_checkpoint()
     assert [m["id"] for m in checkpoint.extra["mechanisms"]] == ["good"]
     assert checkpoint.extra["mechanism_states"]["good"] == '{"seen": 8}'
+
+
+def test_a_mechanism_that_cannot_come_back_on_resume_is_rolled_back_and_the_run_goes_on(tmp_path: Path) -> None:
+    config = RunConfig(run_id="t", domain="test", iterations=6, seed=1)
+    store = RunStore.create(tmp_path / "run", config)
+    host = LocalProcessHost(tmp_path / "host", call_limit_s=2.0)
+    try:
+        mechanisms = MechanismSet(host, config.seed, store.append)
+        loop = InnerLoop(store, config, QuadraticDomain(), OfflineAgent(), mechanisms=mechanisms)
+        mechanisms.add("good", GOOD, 0)
+        loop.start()
+        loop._step(0)
+        loop._step(1)  # checkpointed with "good" active; now the process "dies"
+    finally:
+        host.close()
+    broken = b"raise RuntimeError('the archive copy no longer imports')\n"
+    store = RunStore.open(tmp_path / "run")
+    host = LocalProcessHost(tmp_path / "host2", call_limit_s=2.0)
+    try:
+        mechanisms = MechanismSet(host, config.seed, store.append)
+        loop = InnerLoop(store, config, QuadraticDomain(), OfflineAgent(), mechanisms=mechanisms,
+                         mechanism_source=lambda mech_id: broken)
+        loop.resume()
+        outcome = loop.run()
+    finally:
+        host.close()
+    rollback = next(e for e in store.events() if e.kind == "rollback")
+    assert rollback.mechanism == "good" and "the archive copy no longer imports" in rollback.reason
+    assert outcome.status == "completed" and outcome.steps == 7 and mechanisms.active == []
