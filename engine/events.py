@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from engine.models import Direction, Hints, SearchConfig, TrialStatus
+from engine.models import Direction, Hints, SearchConfig, TrialRecord, TrialStatus
 from engine.space import Scalar
 
 
@@ -58,6 +58,11 @@ class TrialFinished(_Event):
     message: str = ""
     metrics: dict[str, float] = Field(default_factory=dict)
     recovered: bool = False
+
+    def record(self, accepted: bool) -> TrialRecord:
+        """The trial as history holds it, with its keep/discard decision."""
+        return TrialRecord(iteration=self.iteration, params=self.params, status=self.status, value=self.value,
+                           accepted=accepted, source=self.source, duration_s=self.duration_s)
 
 
 class DecisionMade(_Event):

@@ -356,9 +356,7 @@ def _rebuild_state(events: list[Event], checkpoint: Checkpoint, direction: Direc
                       search_config=checkpoint.search_config, incumbent_step=checkpoint.incumbent_step)
     for e in events:
         if isinstance(e, TrialFinished):
-            state.append(TrialRecord(iteration=e.iteration, params=e.params, status=e.status, value=e.value,
-                                     accepted=decisions[e.step].accepted, source=e.source,
-                                     duration_s=e.duration_s), direction)
+            state.append(e.record(decisions[e.step].accepted), direction)
     if len(state.history) != checkpoint.steps_done:
         raise RunDirError(
             f"trace holds {len(state.history)} trials but the checkpoint counts {checkpoint.steps_done}",

@@ -89,9 +89,7 @@ def step_views(events: list[Event]) -> Iterator[StepView]:
                             history=tuple(history), incumbent=incumbent, config=config)
         record = None
         if trial_event is not None and decision is not None:
-            record = TrialRecord(iteration=iteration, params=trial_event.params, status=trial_event.status,
-                                 value=trial_event.value, accepted=decision.accepted, source=trial_event.source,
-                                 duration_s=trial_event.duration_s)
+            record = trial_event.record(decision.accepted)
         proposal = slot.get("proposal")
         yield StepView(step, iteration, ctx, slot.get("hints", Hints()),
                        proposal.params if proposal and proposal.valid else None, record, slot["calls"])
