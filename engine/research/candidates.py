@@ -16,6 +16,7 @@ class Hypothesis:
     impact: float
     feasibility: float
     complexity: float
+    recipe: str | None = None  # the catalog recipe that implements it (offline scientist)
 
     @property
     def score(self) -> float:

@@ -37,11 +37,14 @@ class OfflineScientist:
                 continue
             impact, feasibility, complexity = _SCORES.get(recipe.name, (0.5, 0.5, 1.0))
             hypotheses.append(Hypothesis(bottleneck, f"{recipe.name}: {recipe.description}", evidence,
-                                         round(impact * (0.5 + severity), 3), feasibility, complexity))
-        return sorted(hypotheses, key=lambda h: (found_rank(found, h.bottleneck), -h.score))
+                                         round(impact * (0.5 + severity), 3), feasibility, complexity,
+                                         recipe=recipe.name))
+        return hypotheses  # the critique (highest score) is the research session's, as for the LLM
 
     def write(self, hypothesis: Hypothesis, data: ResearchInput) -> Candidate | None:
-        return self._candidate(get_recipe(hypothesis.idea.split(":", 1)[0]), data, hypothesis.bottleneck, ())
+        if hypothesis.recipe is None:
+            return None
+        return self._candidate(get_recipe(hypothesis.recipe), data, hypothesis.bottleneck, ())
 
     def repair(self, candidate: Candidate, report: str, round_number: int, data: ResearchInput) -> Candidate | None:
         name = _REPAIRS.get(candidate.name)
@@ -64,7 +67,3 @@ class OfflineScientist:
                    "diagnosis": data.diagnosis.to_json(), **extra}
         return Candidate(name=recipe.name, source=recipe_source(recipe), origin=self.origin, session=session,
                          parents=parents, extra_imports=recipe.extra_imports)
-
-
-def found_rank(found: list[tuple[str, float, str]], bottleneck: str) -> int:
-    return next((i for i, b in enumerate(found) if b[0] == bottleneck), len(found))
