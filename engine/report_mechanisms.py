@@ -48,7 +48,7 @@ def mechanism_lines(events: list[Event]) -> list[MechanismLine]:
             lines[e.mechanism].calls += 1
             lines[e.mechanism].changed += int(e.changed)
     for line in lines.values():
-        if line.status == "accepted" and line.calls and not line.changed:
+        if line.status == "accepted" and not line.changed:  # the same rule the archive applies
             line.status = "dead"
     return list(lines.values())
 
