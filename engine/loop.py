@@ -81,7 +81,6 @@ class LoopOutcome:
     status: str
     steps: int
     best: TrialRecord | None
-    history: list[TrialRecord]
 
 
 class InnerLoop:
@@ -162,7 +161,7 @@ class InnerLoop:
                                best_value=best.value if best else None,
                                best_params=dict(best.params) if best else None))
         self._checkpoint(status=status, force_durable=True)
-        return LoopOutcome(status, self.state.steps_done, best, list(self.state.history))
+        return LoopOutcome(status, self.state.steps_done, best)
 
     def context(self, iteration: int, step: int) -> SearchContext:
         s = self.state
