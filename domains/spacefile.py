@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from engine.errors import UsageError
 from engine.space import SearchSpace
@@ -11,15 +12,19 @@ from engine.space import SearchSpace
 _EXAMPLE = '{"MATRIX_LR": {"type": "float", "low": 0.001, "high": 0.1, "log": true, "default": 0.01}}'
 
 
-def load_space_file(path: Path) -> SearchSpace:
+def read_json_file(path: Path, what: str, missing_hint: str, example_hint: str) -> Any:
+    """The parsed JSON of a user's file; UsageError naming `what` when it is unreadable or not JSON."""
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot read the space file {path}: {exc.strerror or exc}",
-                         "pass an existing JSON file") from None
+        raise UsageError(f"cannot read the {what} {path}: {exc.strerror or exc}", missing_hint) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"the space file {path} is not valid JSON: {exc}",
-                         f"write a JSON object of name -> parameter spec, e.g. {_EXAMPLE}") from None
+        raise UsageError(f"the {what} {path} is not valid JSON: {exc}", example_hint) from None
+
+
+def load_space_file(path: Path) -> SearchSpace:
+    raw = read_json_file(path, "space file", "pass an existing JSON file",
+                         f"write a JSON object of name -> parameter spec, e.g. {_EXAMPLE}")
     return SearchSpace.from_dict(raw, source=str(path))
 
 

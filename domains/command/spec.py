@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from domains.spacefile import read_json_file
 from engine.errors import UsageError
 from engine.models import Direction
 
@@ -63,14 +63,8 @@ class CommandSpec(BaseModel):
 
 
 def load_spec(path: Path) -> CommandSpec:
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read the command spec {path}: {exc.strerror or exc}",
-                         "pass command:PATH/TO/spec.json naming an existing file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"the command spec {path} is not valid JSON: {exc}",
-                         f"write a JSON object such as {EXAMPLE_SPEC}") from None
+    raw = read_json_file(path, "command spec", "pass command:PATH/TO/spec.json naming an existing file",
+                         f"write a JSON object such as {EXAMPLE_SPEC}")
     try:
         return CommandSpec.model_validate(raw)
     except ValidationError as exc:
