@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -129,12 +128,3 @@ def _ends_with_newline(path: Path) -> bool:
         fh.seek(-1, os.SEEK_END)
         return fh.read(1) == b"\n"
 
-
-def summarize(entries: list[CassetteEntry]) -> dict[str, Any]:
-    """Totals of a cassette, for reports."""
-    return {
-        "exchanges": len(entries),
-        "prompt_tokens": sum(e.usage.prompt_tokens for e in entries),
-        "completion_tokens": sum(e.usage.completion_tokens for e in entries),
-        "cost_usd": sum(e.cost_usd for e in entries),
-    }

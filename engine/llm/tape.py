@@ -54,11 +54,6 @@ class Tape:
     def replaying(self) -> bool:
         return self.live is None
 
-    @property
-    def pending(self) -> int:
-        """Recorded exchanges still to be served before the tape goes live."""
-        return len(self._pending)
-
     def _source_is_recorder(self) -> bool:
         if self.source is None or self.recorder is None:
             return False
