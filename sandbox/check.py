@@ -21,6 +21,7 @@ from engine.space import SearchSpace
 from sandbox.box import run_smoke_test
 from sandbox.box_report import BoxReport
 from sandbox.container_spec import BoxLimits
+from sandbox.gate import GatePolicy, GateReport, check_source
 from sandbox.trace_input import load_trace
 
 CheckStatus = Literal["accepted", "rejected-static", "rejected-smoke"]
@@ -28,12 +29,12 @@ MAX_SOURCE_FILE_BYTES = 1024 * 1024  # the gate rejects anything past 64 KiB; ju
 
 
 class CheckReport(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     status: CheckStatus
     filename: str
     sha256: str
-    gate: Any = None  # sandbox.gate.GateReport, or None when the gate was switched off
+    gate: GateReport | None = None  # None when the gate was switched off
     box: BoxReport | None = None  # None when the gate rejected the source
 
     @property
@@ -95,7 +96,7 @@ def check_mechanism(
     space: dict[str, Any] | None = None,
     limits: BoxLimits | None = None,
     client: docker.DockerClient | None = None,
-    policy: Any = None,
+    policy: GatePolicy | None = None,
 ) -> CheckReport:
     """Gate, then box (the box only when the gate passes). Raises EvolveError only when the check
     itself cannot run (unreadable file, no Docker engine, no image, GPU asked for without one)."""
@@ -107,8 +108,6 @@ def check_mechanism(
         space = SearchSpace.from_dict(space).to_dict()
     gate_report = None
     if gate:
-        from sandbox.gate import check_source
-
         gate_report = check_source(data, filename=filename, policy=policy)
         sha = gate_report.sha256
     else:
