@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from engine.models import Proposal, SearchContext
+from engine.space import Scalar
 
 
 class Agent(Protocol):
@@ -19,3 +20,8 @@ class Agent(Protocol):
         ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def start_point(ctx: SearchContext) -> dict[str, Scalar]:
+    """Where a proposal starts from: the incumbent's parameters, or the defaults before one is kept."""
+    return dict(ctx.incumbent.params) if ctx.incumbent is not None else ctx.space.defaults()

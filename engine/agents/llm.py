@@ -9,15 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from engine.agents.base import start_point
 from engine.errors import SpaceError
 from engine.llm.client import LLMClient
-from engine.llm.factory import build_llm_client
 from engine.llm.prompts import prompt_messages
 from engine.llm.summary import format_config, format_hints, format_history, format_params, format_space, format_usage
 from engine.models import Proposal, SearchContext
 from engine.space import Scalar
-
-__all__ = ["LLMAgent", "ProposalAnswer", "build_llm_client"]
 
 
 class ProposalAnswer(BaseModel):
@@ -32,14 +30,12 @@ class ProposalAnswer(BaseModel):
 class LLMAgent:
     name = "llm"
 
-    def __init__(self, client: LLMClient, *, history_limit: int = 20, purpose: str = "propose") -> None:
+    def __init__(self, client: LLMClient) -> None:
         self.client = client
-        self.history_limit = history_limit
-        self.purpose = purpose
         self.proposals = 0
 
     def messages(self, ctx: SearchContext) -> list[dict[str, str]]:
-        base = _base_point(ctx)
+        base = start_point(ctx)
         incumbent = (
             f"{format_params(base)} -> value {ctx.incumbent.value:.6g} (iteration {ctx.incumbent.iteration})"
             if ctx.incumbent is not None and ctx.incumbent.value is not None
@@ -53,19 +49,19 @@ class LLMAgent:
             space=format_space(ctx.space, ctx.config.frozen),
             incumbent=incumbent,
             trial_count=len(ctx.history),
-            history=format_history(ctx.history, ctx.space, self.history_limit),
+            history=format_history(ctx.history, ctx.space),
             usage=format_usage(ctx.history, ctx.space),
             config=format_config(ctx.config),
             hints=format_hints(ctx.hints),
         )
 
     def propose(self, ctx: SearchContext) -> Proposal:
-        base = _base_point(ctx)
+        base = start_point(ctx)
 
         def problems(answer: ProposalAnswer) -> list[str]:
             return _problems(ctx, base, answer.params)
 
-        answer = self.client.complete_json(self.messages(ctx), ProposalAnswer, self.purpose, check=problems)
+        answer = self.client.complete_json(self.messages(ctx), ProposalAnswer, "propose", check=problems)
         self.proposals += 1
         params = ctx.space.complete(answer.params, base)
         return Proposal(params=params, rationale=answer.rationale.strip(), source="llm")
@@ -77,10 +73,6 @@ class LLMAgent:
         self.proposals = int(state.get("proposals", 0))
         if "client" in state:
             self.client.load_state_dict(state["client"])
-
-
-def _base_point(ctx: SearchContext) -> dict[str, Scalar]:
-    return dict(ctx.incumbent.params) if ctx.incumbent is not None else ctx.space.defaults()
 
 
 def _problems(ctx: SearchContext, base: dict[str, Scalar], params: dict[str, Scalar]) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.agents.base import start_point
 from engine.models import Proposal, SearchContext
 from engine.space import ChoiceParam, Scalar, SearchSpace
 
@@ -26,7 +27,7 @@ class OfflineAgent:
         self._last_param: str | None = None
 
     def propose(self, ctx: SearchContext) -> Proposal:
-        base = dict(ctx.incumbent.params) if ctx.incumbent else ctx.space.defaults()
+        base = start_point(ctx)
         self._advance_after(ctx)
         candidates = self._attention(ctx)
         if not candidates:
