@@ -16,10 +16,10 @@ class Domain(Protocol):
     run_trial must never raise for a bad trial: a crash, a timeout or a missing metric is a
     TrialResult with the matching status. It raises only for errors of the set-up itself.
     trial_dir is a fresh, empty directory the trial may write to (logs, edited copies).
-    seed is the trial's own seed: subprocess domains pass it on as SEED and EVOLVE_SEED, the
-    function domain uses it only for optional noise. Domains are loaded with
-    domains.registry.load_domain(spec, DomainOptions) and hold no per-trial state, so
-    run_trial may be called from several threads at once.
+    seed is the trial's own seed: subprocess domains pass it on as EVOLVE_SEED (train_opt also
+    as SEED; see domains.process.trial_env), the function domain uses it only for optional
+    noise. Domains are loaded with domains.registry.load_domain(spec, DomainOptions) and hold
+    no per-trial state, so run_trial may be called from several threads at once.
     """
 
     name: str

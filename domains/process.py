@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -74,6 +75,13 @@ class _CappedLog:
         self._file.write(self._tail)
         self._file.close()
         return (bytes(self._head) + bytes(self._tail)).decode("utf-8", errors="replace")
+
+
+def trial_env(trial_dir: Path, seed: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A trial subprocess's environment: the engine's, then `extra`, then EVOLVE_SEED,
+    EVOLVE_TRIAL_DIR and unbuffered Python output."""
+    return {**os.environ, **(extra or {}), "EVOLVE_SEED": str(seed),
+            "EVOLVE_TRIAL_DIR": str(Path(trial_dir).resolve()), "PYTHONUNBUFFERED": "1"}
 
 
 def run_captured(

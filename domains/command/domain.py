@@ -12,7 +12,7 @@ from typing import Any
 
 from domains.command.spec import CommandSpec, load_spec
 from domains.options import DomainOptions
-from domains.process import ProcessOutcome, run_captured
+from domains.process import ProcessOutcome, run_captured, trial_env
 from domains.spacefile import load_space_file
 from engine.errors import SpaceError, UsageError
 from engine.models import TrialResult
@@ -83,8 +83,7 @@ class CommandDomain:
             return TrialResult(status="invalid", message=exc.problem)
         trial_dir = Path(trial_dir)
         trial_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self._spec.env, "EVOLVE_SEED": str(seed),
-               "EVOLVE_TRIAL_DIR": str(trial_dir.resolve()), "PYTHONUNBUFFERED": "1"}
+        env = trial_env(trial_dir, seed, self._spec.env)
         if self._spec.param_style == "env":
             env.update({ENV_PREFIX + name.upper(): render_value(v) for name, v in clean.items()})
         try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from domains.options import DomainOptions
-from domains.process import run_captured
+from domains.process import run_captured, trial_env
 from domains.spacefile import load_space_file
 from domains.train_opt import constants as C
 from domains.train_opt.metrics import METRIC, result_from_outcome
@@ -128,15 +128,10 @@ class TrainOptDomain:
         return result_from_outcome(outcome, self._timeout_s)
 
     def _env(self, trial_dir: Path, seed: int) -> dict[str, str]:
-        env = dict(os.environ)
+        env = trial_env(trial_dir, seed)
         path = [str(self._path.parent), env.get("PYTHONPATH", "")]
-        env.update({
-            "PYTHONPATH": os.pathsep.join(p for p in path if p),
-            "PYTHONUNBUFFERED": "1",
-            "SEED": str(seed),
-            "EVOLVE_SEED": str(seed),
-            "EVOLVE_TRIAL_DIR": str(trial_dir.resolve()),
-        })
+        env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+        env["SEED"] = str(seed)  # Karpathy's name, besides EVOLVE_SEED
         if self._options.num_threads is not None:
             env["EVOLVE_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(self._options.num_threads)
         return env
