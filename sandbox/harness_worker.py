@@ -116,21 +116,10 @@ class Session:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cmd-fd", type=int)
-    parser.add_argument("--res-fd", type=int)
-    parser.add_argument("--stdio", action="store_true",
-                        help="speak the protocol on stdin/stdout (e.g. under docker exec); "
-                             "the mechanism's own output then goes to stderr")
+    parser.add_argument("--cmd-fd", type=int, required=True)
+    parser.add_argument("--res-fd", type=int, required=True)
     parser.add_argument("--mechanism", required=True)
     args = parser.parse_args()
-    if args.stdio:
-        args.cmd_fd, args.res_fd = os.dup(0), os.dup(1)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.dup2(2, 1)
-        os.close(devnull)
-    elif args.cmd_fd is None or args.res_fd is None:
-        parser.error("pass --cmd-fd and --res-fd, or --stdio")
     try:  # volunteer as the first victim of the OOM killer, so the parent survives to report
         with open("/proc/self/oom_score_adj", "w") as fh:
             fh.write("1000")
