@@ -8,6 +8,9 @@ early with a reason an LLM repair round can act on.
 
 from __future__ import annotations
 
+from sandbox.runtime_api import HOOKS as CALL_HOOKS
+from sandbox.runtime_api import STATE_HOOKS
+
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
     "__future__",
     "bisect",
@@ -24,15 +27,7 @@ DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
     "typing",
 )
 
-HOOKS: tuple[str, ...] = (
-    "guide",
-    "propose",
-    "review",
-    "observe",
-    "accept",
-    "state_dict",
-    "load_state_dict",
-)
+HOOKS: tuple[str, ...] = (*CALL_HOOKS, *STATE_HOOKS)
 
 # Positional parameters each hook is called with, `self` included.
 HOOK_SIGNATURES: dict[str, tuple[str, ...]] = {
