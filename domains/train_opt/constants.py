@@ -14,7 +14,7 @@ import operator
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from engine.errors import EvolveError, UsageError
 
@@ -176,12 +176,12 @@ def _evaluate(node: ast.expr) -> Any:
         return _NOT_LITERAL if any(i is _NOT_LITERAL for i in items) else tuple(items)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         operand = _evaluate(node.operand)
-        if not _is_number(operand):
+        if not is_number(operand):
             return _NOT_LITERAL
         return -operand if isinstance(node.op, ast.USub) else operand
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _evaluate(node.left), _evaluate(node.right)
-        if not (_is_number(left) and _is_number(right)):
+        if not (is_number(left) and is_number(right)):
             return _NOT_LITERAL
         if isinstance(node.op, ast.Pow | ast.LShift) and abs(right) > 64:
             return _NOT_LITERAL  # refuse to build huge numbers
@@ -189,11 +189,11 @@ def _evaluate(node: ast.expr) -> Any:
             result = _BINARY[type(node.op)](left, right)
         except (ArithmeticError, ValueError):
             return _NOT_LITERAL
-        return result if _is_number(result) else _NOT_LITERAL  # (-8) ** 0.5 is complex
+        return result if is_number(result) else _NOT_LITERAL  # (-8) ** 0.5 is complex
     return _NOT_LITERAL
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

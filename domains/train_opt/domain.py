@@ -79,16 +79,15 @@ class TrainOptDomain:
 
     def _time_budget(self, where: str) -> float | None:
         const = self._constants.get(_BUDGET_CONSTANT)
+        value = const.value if const is not None else None
         if self._options.time_budget_s is not None:
-            if const is None or isinstance(const.value, bool) or not isinstance(const.value, int | float):
+            if not C.is_number(value):
                 raise UsageError(
                     f"{where} has no numeric {_BUDGET_CONSTANT} constant, so a time budget cannot be set",
                     f"define {_BUDGET_CONSTANT} = <seconds> in the file, or drop the time-budget option",
                 )
             return self._options.time_budget_s
-        if const is not None and isinstance(const.value, int | float) and not isinstance(const.value, bool):
-            return float(const.value)
-        return None
+        return float(value) if C.is_number(value) else None
 
     def edited_source(self, params: dict[str, Scalar]) -> str:
         """The trial's copy of train.py: validated values written as literals. Raises SpaceError."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domains.train_opt.constants import Constant, current_value, resolve
+from domains.train_opt.constants import Constant, current_value, is_number, resolve
 
 
 def _lr(low: float, high: float, default: float) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def _fit(spec: dict[str, Any], value: Any) -> dict[str, Any] | None:
             spec["choices"] = [*spec["choices"], value]
         spec["default"] = value
         return spec
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_number(value):
         return None
     if spec["type"] == "int" and isinstance(value, float):
         if not value.is_integer():
