@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -122,10 +123,6 @@ def main() -> int:
     args = parser.parse_args()
     client = connect()
     require_image(client, image_name())
-    try:
-        from sandbox.gate import check_source
-    except ImportError:
-        check_source = None
     gate_ms: list[float] = []
     check_s: list[float] = []
     box_s: list[float] = []
@@ -133,25 +130,23 @@ def main() -> int:
     rejected = []
     check_mechanism("class W:\n    def observe(self, t, c):\n        return None\nMECHANISM = W\n", client=client)
     for label, source in candidates(args.rounds):
-        if check_source is not None:
-            started = time.perf_counter()
-            check_source(source)
-            gate_ms.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         report = check_mechanism(source, client=client)
         elapsed = time.perf_counter() - started
         check_s.append(elapsed)
         by_kind.setdefault(label.split("#")[0], []).append(elapsed)
+        if report.gate is not None:  # always: the gate is on by default; its own timing, not a second run
+            gate_ms.append(report.gate.elapsed_ms)
         if report.box is not None:
             box_s.append(report.box.duration_s)
         if not report.accepted:
             rejected.append({"candidate": label, "status": report.status, "reasons": report.reasons[:2]})
     result = {
         "command": " ".join(["python", "benchmarks/vetting.py", *sys.argv[1:]]),
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "docker": client.version().get("Version"), "image": image_name()},
         "candidates": len(check_s),
-        "gate_ms": summary(gate_ms) if gate_ms else "gate not available",
+        "gate_ms": summary(gate_ms),
         "box_container_s": summary(box_s),
         "check_end_to_end_s": summary(check_s),
         "check_by_candidate_s": {k: summary(v) for k, v in sorted(by_kind.items())},
@@ -164,10 +159,7 @@ def main() -> int:
             ("check end-to-end (s)", result["check_end_to_end_s"])]
     rows += [(f"  {k} (s)", v) for k, v in result["check_by_candidate_s"].items()]
     for name, row in rows:
-        if isinstance(row, dict):
-            print(f"{name:<28}{row['n']:>4}{row['p50']:>10.3f}{row['p95']:>10.3f}{row['max']:>10.3f}")
-        else:
-            print(f"{name:<28}{row}")
+        print(f"{name:<28}{row['n']:>4}{row['p50']:>10.3f}{row['p95']:>10.3f}{row['max']:>10.3f}")
     print(f"rejected: {len(rejected)} of {len(check_s)}; wrote {args.out}")
     return 0 if not rejected else 1
 
