@@ -55,7 +55,7 @@ class LLMClient:
         *,
         model: str,
         max_cost_usd: float | None = None,
-        temperature: float | None = 0.7,
+        temperature: float | None = 0.7,  # live runs; a replay takes the recorded one
         max_tokens: int | None = None,
     ) -> None:
         self.tape = tape

@@ -15,8 +15,6 @@ from engine.llm.providers import resolve_endpoint
 from engine.llm.tape import Tape
 from engine.llm.transport import OpenAITransport, RetryPolicy
 
-DEFAULT_TEMPERATURE = 0.7
-
 log = structlog.get_logger(__name__)
 
 
@@ -32,7 +30,6 @@ def build_llm_client(
     price: Price | None = None,
     timeout_s: float = 120.0,
     retry: RetryPolicy | None = None,
-    temperature: float | None = DEFAULT_TEMPERATURE,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> LLMClient:
@@ -61,7 +58,7 @@ def build_llm_client(
         recorder=recorder,
         price=model_price,
     )
-    return LLMClient(tape, model=endpoint.model, max_cost_usd=max_cost_usd, temperature=temperature)
+    return LLMClient(tape, model=endpoint.model, max_cost_usd=max_cost_usd)
 
 
 def cassette_path(replay_from: Path) -> Path:
