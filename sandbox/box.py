@@ -50,8 +50,6 @@ def run_smoke_test(
     space: dict[str, Any] | None = None,
     direction: str = "minimize",
     trace: list[dict[str, Any]] | None = None,
-    config: dict[str, Any] | None = None,
-    seed: int = 0,
     image: str | None = None,
     client: docker.DockerClient | None = None,
 ) -> BoxReport:
@@ -68,8 +66,8 @@ def run_smoke_test(
     use_gpu, device = gpu.resolve(client, gpu_wanted)
     sweep_once(client)
     job = {
-        "nonce": secrets.token_hex(32), "seed": seed, "space": space or DEFAULT_SPACE, "direction": direction,
-        "iterations": len(trace) if trace else limits.iterations, "trace": trace, "config": config or {},
+        "nonce": secrets.token_hex(32), "seed": 0, "space": space or DEFAULT_SPACE, "direction": direction,
+        "iterations": len(trace) if trace else limits.iterations, "trace": trace, "config": {},
         "per_call_s": limits.per_call_s, "import_s": limits.import_s, "deadline_s": limits.deadline_s,
         "output_keep": limits.output_keep, "mechanism_path": f"{MECHANISM_DIR_IN_CONTAINER}/mechanism.py",
     }

@@ -63,7 +63,6 @@ def hardened_settings(
     kind: str,
     limits: BoxLimits,
     use_gpu: bool = False,
-    device_ids: list[str] | None = None,
     mechanism_dir: Path | None = None,
     name_tag: str = "",
     stdin: bool = False,
@@ -105,7 +104,7 @@ def hardened_settings(
         "ipc_mode": "private",
         "ulimits": [Ulimit(name="core", soft=0, hard=0), Ulimit(name="nofile", soft=1024, hard=1024)],
         "log_config": LogConfig(type=LogConfig.types.JSON, config={"max-size": limits.log_max, "max-file": "1"}),
-        "device_requests": gpu.device_requests(use_gpu, device_ids),
+        "device_requests": gpu.device_requests(use_gpu),
         "stdin_open": stdin,
         "detach": True,
     }

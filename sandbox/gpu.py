@@ -65,9 +65,6 @@ def resolve(client: docker.DockerClient, want: bool | None) -> tuple[bool, str]:
     return False, f"device: cpu ({support.how})"
 
 
-def device_requests(use_gpu: bool, device_ids: list[str] | None = None) -> list[DeviceRequest]:
-    if not use_gpu:
-        return []
-    if device_ids:
-        return [DeviceRequest(device_ids=list(device_ids), capabilities=[["gpu"]])]
-    return [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+def device_requests(use_gpu: bool) -> list[DeviceRequest]:
+    """Every GPU, or none (the report's device line says "all devices")."""
+    return [DeviceRequest(count=-1, capabilities=[["gpu"]])] if use_gpu else []
