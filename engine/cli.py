@@ -59,6 +59,8 @@ def _add_run_parser(sub: argparse._SubParsersAction) -> None:
     llm.add_argument("--base-url")
     llm.add_argument("--api-key-env", help="environment variable holding the key")
     llm.add_argument("--max-cost", type=float, help="stop when the LLM spend would exceed this (USD)")
+    llm.add_argument("--price", metavar="IN,OUT",
+                     help="USD per million input,output tokens, for a model the price table lacks")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_cmd_run)
 
@@ -82,7 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             archive=str(args.archive) if args.archive else None, mechanism_runtime=args.mechanism_runtime,
             level15_every=args.level15_every, level2_every=args.level2_every, repair_rounds=args.repair_rounds,
             llm=LLMSettings(provider=args.provider, model=args.model, base_url=args.base_url,
-                            api_key_env=args.api_key_env, max_cost_usd=args.max_cost))
+                            api_key_env=args.api_key_env, max_cost_usd=args.max_cost, price=args.price))
     except ValidationError as exc:
         raise UsageError(_validation_message(exc), "see `evolve run --help`") from None
     run_dir = args.run_dir or DEFAULT_RUNS_ROOT / run_id

@@ -17,6 +17,7 @@ class LLMSettings(BaseModel):
     base_url: str | None = None
     api_key_env: str | None = None
     max_cost_usd: float | None = Field(default=None, gt=0)
+    price: str | None = None  # "IN,OUT" USD per million tokens, for models the price table lacks
 
 
 class RunConfig(BaseModel):

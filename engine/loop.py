@@ -11,7 +11,7 @@ import structlog
 
 from domains.base import Domain
 from engine.acceptance import AcceptanceRule, noise_floor
-from engine.agents.base import Agent
+from engine.agents.base import Agent, start_point
 from engine.analysis import baseline_reference
 from engine.config import RunConfig
 from engine.errors import EvolveError, InvalidAgentOutput, RunDirError, SpaceError
@@ -200,8 +200,7 @@ class InnerLoop:
                                       f"{exc.problem}", "check the model and endpoint, then `evolve resume` "
                                       "the run (nothing is lost)") from None
                 skip = ("invalid", f"the proposer's answer was unusable: {exc.problem}")
-                proposal = Proposal(params=dict(ctx.incumbent.params) if ctx.incumbent else
-                                    self.domain.space.defaults(), source=self.agent.name, rationale=skip[1])
+                proposal = Proposal(params=start_point(ctx), source=self.agent.name, rationale=skip[1])
             if mechs and skip is None:
                 proposal = mechs.propose(ctx, proposal, step)
                 proposal, rejection = mechs.review(ctx, proposal, step)

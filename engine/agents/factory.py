@@ -24,12 +24,14 @@ def build_llm_for(config: RunConfig, run_dir: Path) -> LLMClient | None:
         return None
     if kind == "llm" or kind.startswith("replay:"):
         from engine.llm.factory import build_llm_client
+        from engine.llm.pricing import parse_price
 
         replay_from = Path(kind.split(":", 1)[1]) if kind.startswith("replay:") else None
         s = config.llm
         return build_llm_client(provider=s.provider, model=s.model, base_url=s.base_url,
                                 api_key_env=s.api_key_env, max_cost_usd=s.max_cost_usd,
-                                run_dir=run_dir, replay_from=replay_from)
+                                run_dir=run_dir, replay_from=replay_from,
+                                price=parse_price(s.price) if s.price else None)
     raise UsageError(f"unknown agent {kind!r}", f"use --agent {AGENT_FORMS}")
 
 

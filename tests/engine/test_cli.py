@@ -77,3 +77,15 @@ def test_report_writes_a_plot(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     out = capsys.readouterr().out
     assert "change vs baseline" in out
     assert (run_dir / "plots" / "metric.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("price, fragment", [(None, "--price IN,OUT"), ("cheap", "is not 'IN,OUT'")])
+def test_a_cost_budget_on_an_unpriced_model_needs_a_valid_price(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                monkeypatch: pytest.MonkeyPatch, price: str | None,
+                                                                fragment: str) -> None:
+    monkeypatch.setenv("MY_KEY", "sk-test")
+    argv = ["run", "--domain", "function:branin", "--agent", "llm", "--provider", "mine", "--base-url",
+            "http://127.0.0.1:9/v1", "--api-key-env", "MY_KEY", "--model", "unpriced-model", "--max-cost", "1",
+            "--run-dir", str(tmp_path / "r")]
+    code, err = _run(capsys, *argv, *(["--price", price] if price else []))
+    assert code == 2 and fragment in err and not (tmp_path / "r").exists()
