@@ -65,8 +65,7 @@ def realistic_ctx(trials: int) -> dict[str, Any]:
         history.append(TrialRecord(iteration=i, params=params, status="ok", value=rng.uniform(-3, 0),
                                    accepted=rng.random() < 0.3, source="agent", duration_s=0.001))
     return SearchContext(space=domain.space, direction=domain.direction, iteration=trials,
-                         history=tuple(history), incumbent=history[-1], config=SearchConfig(),
-                         rng=random.Random(0)).to_json()
+                         history=tuple(history), incumbent=history[-1], config=SearchConfig()).to_json()
 
 
 def latency(hosts: dict[str, MechanismHost], calls: int, ctx: dict[str, Any]) -> dict[str, dict[str, Any]]:

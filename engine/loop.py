@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -163,11 +162,10 @@ class InnerLoop:
         self._checkpoint(status=status, force_durable=True)
         return LoopOutcome(status, self.state.steps_done, best)
 
-    def context(self, iteration: int, step: int) -> SearchContext:
+    def context(self, iteration: int) -> SearchContext:
         s = self.state
         return SearchContext(space=self.domain.space, direction=self.domain.direction, iteration=iteration,
-                             history=tuple(s.history), incumbent=s.incumbent, config=s.search_config,
-                             rng=random.Random(trial_seed(self.config.seed, step)))
+                             history=tuple(s.history), incumbent=s.incumbent, config=s.search_config)
 
     def _step(self, step: int) -> TrialRecord:
         cfg = self.config
@@ -182,7 +180,7 @@ class InnerLoop:
             if self.store.trace_lines > traced:  # it acted (everything it does is traced): keep that
                 self._checkpoint()
         mechs = self._live_mechanisms(baseline)
-        ctx = self.context(iteration, step)
+        ctx = self.context(iteration)
         skip: tuple[TrialStatus, str] | None = None  # a step that runs no trial: (status, why)
         if baseline:
             proposal = Proposal(params=self.domain.space.defaults(), source="baseline",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -73,7 +72,8 @@ class SearchConfig(_Frozen):
 
 @dataclass(frozen=True)
 class SearchContext:
-    """Read-only view of the search that agents and mechanisms receive each iteration."""
+    """Read-only view of the search that agents receive each iteration. Mechanisms get its JSON
+    form, rebuilt by sandbox/runtime_api.py with a `rng` seeded from (run seed, iteration, hook)."""
 
     space: SearchSpace
     direction: Direction
@@ -82,7 +82,6 @@ class SearchContext:
     incumbent: TrialRecord | None
     config: SearchConfig
     hints: Hints = field(default_factory=Hints)
-    rng: random.Random = field(default_factory=random.Random, compare=False)
 
     def better(self, a: float, b: float) -> bool:
         """True when value a is strictly better than value b in this direction."""

@@ -55,8 +55,7 @@ def ctx_json(iteration: int = 1, trials: int = 3) -> dict[str, Any]:
     rng = random.Random(iteration)
     history = tuple(trial_record(i, rng.uniform(-5, 5)) for i in range(trials))
     return SearchContext(space=SPACE, direction="minimize", iteration=iteration, history=history,
-                         incumbent=history[0] if history else None, config=SearchConfig(),
-                         rng=random.Random(0)).to_json()
+                         incumbent=history[0] if history else None, config=SearchConfig()).to_json()
 
 
 def trial_record(iteration: int, x: float) -> TrialRecord:
