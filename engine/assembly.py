@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from engine.research.candidates import Scientist
     from mechanism_archive.archive import Archive
 
-DEFAULT_ARCHIVE = Path("runs") / "archive"
 HOST_RUNTIME_WARNING = (
     "WARNING: --mechanism-runtime host runs mechanism code unconfined on this machine. "
     "Use it only for mechanisms you wrote or trust; the default is the sandboxed container."
@@ -33,11 +31,9 @@ HOST_RUNTIME_WARNING = (
 
 
 def archive_path(config: RunConfig) -> Path:
-    return archive_path_from(Path(config.archive) if config.archive else None)
+    from mechanism_archive.layout import default_archive_dir
 
-
-def archive_path_from(given: Path | None) -> Path:
-    return Path(given or os.environ.get("EVOLVE_ARCHIVE") or DEFAULT_ARCHIVE)
+    return Path(config.archive) if config.archive else default_archive_dir()
 
 
 def load_domain_for(config: RunConfig) -> Domain:

@@ -24,12 +24,13 @@ def add_replay_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from engine.assembly import HOST_RUNTIME_WARNING, archive_path_from
+    from engine.assembly import HOST_RUNTIME_WARNING
     from engine.mechanisms.host import LocalProcessHost, MechanismHost
     from mechanism_archive.archive import Archive
+    from mechanism_archive.layout import default_archive_dir
     from mechanism_archive.replay import replay_mechanism
 
-    archive = Archive.open(archive_path_from(args.archive))
+    archive = Archive.open(args.archive or default_archive_dir())
     try:
         mech_id = archive.resolve(args.mechanism)
         record = archive.get(mech_id)
