@@ -283,9 +283,7 @@ class EnginePool:
         self._record({"event": "requeued", "run": run, "engine": slot.engine.spec.label, "exit": code})
 
     def _lose(self, engine: Engine, why: str) -> None:
-        engine.lost_reason = why
-        engine.retry_at = time.monotonic() + engine.backoff_s
-        engine.backoff_s = min(BACKOFF_MAX_S, engine.backoff_s * 2)
+        _back_off(engine, why)
         self._record({"event": "lost", "engine": engine.spec.label, "reason": why})
 
     def _retry(self, engine: Engine) -> None:
@@ -298,9 +296,7 @@ class EnginePool:
             engine.backoff_s = BACKOFF_FIRST_S
             self._record({"event": "rejoined", "engine": engine.spec.label})
         else:
-            engine.lost_reason = why
-            engine.retry_at = time.monotonic() + engine.backoff_s
-            engine.backoff_s = min(BACKOFF_MAX_S, engine.backoff_s * 2)
+            _back_off(engine, why)
 
     @staticmethod
     def _state(engine: Engine) -> dict[str, Any]:
@@ -318,6 +314,13 @@ class EnginePool:
         return ", ".join(f"{e.spec.label} ({e.spec.slots} slot{'s' if e.spec.slots > 1 else ''}"
                          f"{', gpu ' + e.gpu if e.gpu and e.gpu != 'none' else ''}"
                          f"{'' if e.alive else ', not answering'})" for e in self.engines)
+
+
+def _back_off(engine: Engine, why: str) -> None:
+    """Mark the engine lost for `why`; its next retry waits twice as long as the last (capped)."""
+    engine.lost_reason = why
+    engine.retry_at = time.monotonic() + engine.backoff_s
+    engine.backoff_s = min(BACKOFF_MAX_S, engine.backoff_s * 2)
 
 
 def read_assignments(out: Path) -> list[dict[str, Any]]:
