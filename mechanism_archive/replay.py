@@ -7,14 +7,13 @@ there") it drives every hook at every search step with that run's contexts and i
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.errors import EvolveError, UsageError
+from engine.errors import UsageError
 from engine.mechanisms.host import HookFailure, MechanismHost
 from engine.run_store import RunStore
 from engine.trace_contexts import StepView, step_views, trace_info
@@ -76,9 +75,7 @@ def load_trace_events(trace: Path) -> list:
 
 
 def replay_mechanism(mechanism_id: str, source: bytes, name: str, trace: Path, host: MechanismHost) -> ReplayReport:
-    if hashlib.sha256(source).hexdigest() != mechanism_id:
-        raise EvolveError(f"mechanism {mechanism_id[:12]}: its source does not match its id (archive corrupted)",
-                          "run `evolve archive verify` and restore the archive")
+    """`source` as `Archive.source` returns it: already checked to hash to `mechanism_id`."""
     events = load_trace_events(trace)
     info = trace_info(events)
     views = list(step_views(events))
