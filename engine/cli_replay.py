@@ -34,7 +34,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     try:
         mech_id = archive.resolve(args.mechanism)
         record = archive.get(mech_id)
-        source = archive.source(mech_id)
+        source = record.source.encode()  # get() read and checked it against its id already
     finally:
         archive.close()
     host: MechanismHost
