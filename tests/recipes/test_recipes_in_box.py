@@ -1,18 +1,16 @@
 """Every recipe through the real vetting path (gate, then the Docker box): each ends with the status
 its catalog entry expects. This is where gp_sklearn must fail — the rollback case of every demo.
 
-Locally a missing Docker engine or sandbox image skips these tests; with CI=true it fails them.
+The engine and image come from tests/conftest.py's shared fixtures: locally a missing one skips
+these tests; with CI=true it fails them.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from engine.errors import EvolveError
 from engine.research.recipes import CATALOG, Recipe, recipe_source
 from sandbox.check import check_mechanism
 from sandbox.gate import GatePolicy
@@ -20,27 +18,9 @@ from sandbox.gate import GatePolicy
 pytestmark = pytest.mark.docker
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true but the box cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def docker_client() -> Iterator[Any]:
-    from sandbox.image import connect, image_name, require_image
-
-    try:
-        client = connect(timeout_s=60)
-        require_image(client, image_name())
-    except EvolveError as exc:
-        _unavailable(f"{exc.problem} (bash scripts/build-image.sh)")
-    yield client
-    client.close()
-
-
 @pytest.mark.parametrize("recipe", CATALOG, ids=lambda r: r.name)
-def test_recipe_gets_the_vetting_status_its_catalog_entry_expects(docker_client: Any, recipe: Recipe) -> None:
+def test_recipe_gets_the_vetting_status_its_catalog_entry_expects(docker_client: Any, sandbox_image: str,
+                                                                  recipe: Recipe) -> None:
     policy = GatePolicy.default().allowing(*recipe.extra_imports)
     report = check_mechanism(recipe_source(recipe).decode(), policy=policy, client=docker_client)
     assert report.status == recipe.expected_status, report.to_text()
