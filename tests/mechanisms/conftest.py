@@ -1,6 +1,6 @@
-"""Fixtures for the mechanism host tests: a real Docker engine, the sandbox image, and hosts that
-are always closed. Locally a missing engine or image skips with the reason; with CI=true it fails.
-After the session, no container this session started may remain."""
+"""Helpers for the mechanism host tests: sample mechanisms and ctx/trial builders, hosts that are
+always closed, and a finder for this process's host containers. The Docker engine and image
+fixtures (skip locally, fail under CI=true, no container left behind) are tests/conftest.py's."""
 
 from __future__ import annotations
 
