@@ -37,6 +37,7 @@ from engine.errors import EvolveError
 from engine.mechanisms.container_channel import Channel, ChannelFault, parse_envelope
 from engine.mechanisms.host import DEFAULT_CALL_LIMIT_S, LOAD_LIMIT_S, HookFailure, Loaded, decode_reply
 from sandbox import gpu as gpu_support
+from sandbox.box import MAX_SOURCE_BYTES  # the same cap as the smoke-test box that vetted the source
 from sandbox.container_spec import BoxLimits, hardened_settings
 from sandbox.image import HARNESS_DIR_IN_CONTAINER, PYTHON_IN_CONTAINER, connect, image_name, require_image
 from sandbox.lifecycle import REGISTRY, sweep_once
@@ -44,7 +45,6 @@ from sandbox.runtime_api import HOOKS, STATE_HOOKS
 
 HOST_LIMITS = BoxLimits(memory_mb=2048, pids=256, tmpfs_mb=64)  # several workers, each maybe with torch
 HOST_GRACE_S = 1.0  # the host's deadline is the server's plus this
-MAX_SOURCE_BYTES = 64 * 1024
 SERVER_FILE = "mechanism_host_server.py"
 KNOWN_HOOKS = frozenset(HOOKS + STATE_HOOKS)
 
