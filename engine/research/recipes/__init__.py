@@ -8,7 +8,7 @@ box like any mechanism an LLM wrote. Nothing on the host imports them.
 from __future__ import annotations
 
 from importlib import resources
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,7 +18,7 @@ Bottleneck = Literal["repetition", "stagnation", "unexplored", "plateau", "noise
 Hook = Literal["guide", "propose", "review", "observe", "accept", "state_dict", "load_state_dict"]
 ExpectedStatus = Literal["accepted", "rejected-smoke"]
 
-BOTTLENECKS: tuple[str, ...] = ("repetition", "stagnation", "unexplored", "plateau", "noise", "no-model")
+BOTTLENECKS: tuple[str, ...] = get_args(Bottleneck)
 
 
 class Recipe(BaseModel):
