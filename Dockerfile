@@ -19,9 +19,11 @@ LABEL org.opencontainers.image.title="bilevel-evolve-sandbox" \
 RUN echo 'sandbox:x:10001:10001:sandbox:/tmp:/usr/sbin/nologin' >> /etc/passwd \
  && echo 'sandbox:x:10001:' >> /etc/group
 COPY --from=build /opt/venv /opt/venv
-# The box bind-mounts the host's current harness over these (read-only); the baked copy lets the
-# image run a smoke test on its own (e.g. replay on another machine).
+# The in-container code (sandbox/image.py GUEST_PACKAGES, staged by build-image.sh) under its own
+# package names; the box bind-mounts the host's current copy over it (read-only); the baked copy lets
+# the image run a smoke test on its own (e.g. replay on another machine).
 COPY harness/ /opt/harness/
+COPY bilevel-evolve-harness.pth /opt/venv/lib/python3.11/site-packages/
 ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin \
     LANG=C.UTF-8 \
     PYTHONDONTWRITEBYTECODE=1 \

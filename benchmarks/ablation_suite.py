@@ -31,7 +31,7 @@ TPE_TARGET = 3  # of the 4 functions
 
 def ablate(domain: str, out: Path, args: argparse.Namespace, extra: list[str],
            workers: int) -> tuple[list[str], dict, float]:
-    cmd = [sys.executable, "-m", "engine.cli", "ablate", "--domain", domain, "--out", str(out),
+    cmd = [sys.executable, "-m", "bilevel_evolve.engine.cli", "ablate", "--domain", domain, "--out", str(out),
            "--workers", str(workers), "--seed", str(args.seed), "--no-progress", *extra]
     print("$ evolve " + " ".join(cmd[3:]), flush=True)
     t0 = time.monotonic()

@@ -23,12 +23,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from domains.registry import load_domain
-from engine.agents.offline import OfflineAgent
-from engine.config import RunConfig
-from engine.logging_setup import close_logging, configure_logging
-from engine.loop import InnerLoop
-from engine.run_store import RunStore
+from bilevel_evolve.domains.registry import load_domain
+from bilevel_evolve.engine.agents.offline import OfflineAgent
+from bilevel_evolve.engine.run.logging_setup import close_logging, configure_logging
+from bilevel_evolve.engine.run.loop import InnerLoop
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.engine.wiring.run_config import RunConfig
 
 
 class TimedDomain:

@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from domains.options import DomainOptions
-from domains.registry import load_domain
+from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.registry import load_domain
 
 LRS = ("MATRIX_LR", "EMBEDDING_LR", "UNEMBEDDING_LR", "SCALAR_LR")
 

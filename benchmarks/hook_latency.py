@@ -27,17 +27,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from domains.registry import load_domain
-from engine.agents.offline import OfflineAgent
-from engine.config import RunConfig
-from engine.logging_setup import close_logging, configure_logging
-from engine.loop import InnerLoop
-from engine.mechanisms.active_set import MechanismSet
-from engine.mechanisms.container_host import ContainerHost
-from engine.mechanisms.host import Loaded, LocalProcessHost, MechanismHost
-from engine.models import SearchConfig, SearchContext, TrialRecord
-from engine.research.recipes import CATALOG, recipe_source
-from engine.run_store import RunStore
+from bilevel_evolve.domains.registry import load_domain
+from bilevel_evolve.engine.agents.offline import OfflineAgent
+from bilevel_evolve.engine.mechanisms.active_set import MechanismSet
+from bilevel_evolve.engine.outer.research.recipes import CATALOG, recipe_source
+from bilevel_evolve.engine.run.logging_setup import close_logging, configure_logging
+from bilevel_evolve.engine.run.loop import InnerLoop
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.records import SearchConfig, SearchContext, TrialRecord
+from bilevel_evolve.sandbox.hosts.base import Loaded, LocalProcessHost, MechanismHost
+from bilevel_evolve.sandbox.hosts.container import ContainerHost
 
 DOMAIN = "function:hartmann6"
 BLOCK = 50

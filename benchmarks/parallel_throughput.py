@@ -44,7 +44,8 @@ def write_domain(folder: Path, sleep: float) -> Path:
 
 
 def run_ablation(spec: Path, out: Path, workers: int, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, "-m", "engine.cli", "ablate", "--domain", f"command:{spec}", "--groups", "A,B",
+    cmd = [sys.executable, "-m", "bilevel_evolve.engine.cli", "ablate", "--domain", f"command:{spec}",
+           "--groups", "A,B",
            "--repeats", str(args.repeats), "--iterations", str(args.iterations), "--baselines", "random",
            "--workers", str(workers), "--out", str(out), "--no-progress"]
     t0 = time.monotonic()

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sandbox.check import check_mechanism  # noqa: E402
-from sandbox.image import connect, image_name, require_image  # noqa: E402
+from bilevel_evolve.sandbox.image import connect, image_name, require_image  # noqa: E402
+from bilevel_evolve.sandbox.vet import check_mechanism  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "sandbox" / "mechanisms"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from engine.models import Direction, TrialResult
-from engine.space import Scalar, SearchSpace
+from bilevel_evolve.ground.records import Direction, TrialResult
+from bilevel_evolve.ground.space import Scalar, SearchSpace
 
 
 @runtime_checkable

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.errors import UsageError
+from bilevel_evolve.ground.errors import UsageError
 
 
 class DomainOptions(BaseModel):

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from domains.base import Domain
-from domains.command import CommandDomain
-from domains.function import FunctionDomain, builtin_names, builtin_summary, load_builtin, load_objective_file
-from domains.options import DomainOptions
-from domains.train_opt import SHIPPED_TRAIN_PY, TrainOptDomain
-from engine.errors import UsageError
+from bilevel_evolve.domains.base import Domain
+from bilevel_evolve.domains.command import CommandDomain
+from bilevel_evolve.domains.function import (
+    FunctionDomain,
+    builtin_names,
+    builtin_summary,
+    load_builtin,
+    load_objective_file,
+)
+from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.train_opt import SHIPPED_TRAIN_PY, TrainOptDomain
+from bilevel_evolve.ground.errors import UsageError
 
 _FORMS = (
     ("function:NAME", "a built-in benchmark objective (see below)"),

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.errors import UsageError
-from engine.space import SearchSpace
+from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.ground.space import SearchSpace
 
 _EXAMPLE = '{"MATRIX_LR": {"type": "float", "low": 0.001, "high": 0.1, "log": true, "default": 0.01}}'
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine.errors import UsageError
-from mechanism_archive.index import INDEX_FILE, Index, event_from_row, now_iso, parse_payload
-from mechanism_archive.layout import prepare_root
-from mechanism_archive.lineage import build_lineage
-from mechanism_archive.models import (
+from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.mechanism_archive.index import INDEX_FILE, Index, event_from_row, now_iso, parse_payload
+from bilevel_evolve.mechanism_archive.layout import prepare_root
+from bilevel_evolve.mechanism_archive.lineage import build_lineage
+from bilevel_evolve.mechanism_archive.models import (
     MAX_SOURCE_BYTES,
     MIN_PREFIX,
     ORIGINS,
@@ -31,8 +31,8 @@ from mechanism_archive.models import (
     VerifyReport,
     json_safe,
 )
-from mechanism_archive.recovery import Recovery, recover
-from mechanism_archive.store import ObjectStore, corrupt, source_id
+from bilevel_evolve.mechanism_archive.recovery import Recovery, recover
+from bilevel_evolve.mechanism_archive.store import ObjectStore, corrupt, source_id
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
@@ -224,7 +224,7 @@ class Archive:
         return build_lineage(mid, summaries)
 
     def verify(self) -> VerifyReport:
-        from mechanism_archive.verify import verify_archive
+        from bilevel_evolve.mechanism_archive.verify import verify_archive
 
         return verify_archive(self.root, self._index, self._store)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mechanism_archive.graph_svg import STATUS_HEX, short_name
-from mechanism_archive.html_export import page_href
-from mechanism_archive.models import STATUSES, MechanismSummary
-from mechanism_archive.terminal import visible
+from bilevel_evolve.mechanism_archive.graph_svg import STATUS_HEX, short_name
+from bilevel_evolve.mechanism_archive.html_export import page_href
+from bilevel_evolve.mechanism_archive.models import STATUSES, MechanismSummary
+from bilevel_evolve.mechanism_archive.terminal import visible
 
 
 def dot_string(text: str) -> str:

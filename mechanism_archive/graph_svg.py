@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from html import escape
 
-from mechanism_archive.lineage import generations
-from mechanism_archive.models import STATUSES, MechanismSummary
-from mechanism_archive.terminal import visible
+from bilevel_evolve.mechanism_archive.lineage import generations
+from bilevel_evolve.mechanism_archive.models import STATUSES, MechanismSummary
+from bilevel_evolve.mechanism_archive.terminal import visible
 
 STATUS_HEX = {
     "accepted": "#2e7d32",

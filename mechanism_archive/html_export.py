@@ -13,13 +13,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from engine.errors import EvolveError
-from engine.fileio import atomic_write_bytes
-from mechanism_archive.archive import Archive
-from mechanism_archive.graph_svg import STATUS_HEX, legend_html, lineage_svg
-from mechanism_archive.lineage import children_map
-from mechanism_archive.models import MechanismRecord, MechanismSummary
-from mechanism_archive.terminal import report_line, visible
+from bilevel_evolve.ground.errors import EvolveError
+from bilevel_evolve.ground.fileio import atomic_write_bytes
+from bilevel_evolve.mechanism_archive.archive import Archive
+from bilevel_evolve.mechanism_archive.graph_svg import STATUS_HEX, legend_html, lineage_svg
+from bilevel_evolve.mechanism_archive.lineage import children_map
+from bilevel_evolve.mechanism_archive.models import MechanismRecord, MechanismSummary
+from bilevel_evolve.mechanism_archive.terminal import report_line, visible
 
 PAGES_DIR = "mechanisms"
 _CSS = """

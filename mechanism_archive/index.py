@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.errors import EvolveError, UsageError
-from mechanism_archive.models import FORMAT_VERSION, ArchiveEvent, RecordFile
+from bilevel_evolve.ground.errors import EvolveError, UsageError
+from bilevel_evolve.mechanism_archive.models import FORMAT_VERSION, ArchiveEvent, RecordFile
 
 INDEX_FILE = "index.sqlite"
 LOCK_SUFFIX = ".lock"

@@ -6,11 +6,11 @@ import json
 import os
 from pathlib import Path
 
-from engine.errors import EvolveError, UsageError
-from engine.fileio import atomic_write_bytes
-from mechanism_archive.index import INDEX_FILE, LOCK_SUFFIX, newer_format
-from mechanism_archive.models import FORMAT_VERSION
-from mechanism_archive.store import OBJECTS_DIR, TEMP_DIR
+from bilevel_evolve.ground.errors import EvolveError, UsageError
+from bilevel_evolve.ground.fileio import atomic_write_bytes
+from bilevel_evolve.mechanism_archive.index import INDEX_FILE, LOCK_SUFFIX, newer_format
+from bilevel_evolve.mechanism_archive.models import FORMAT_VERSION
+from bilevel_evolve.mechanism_archive.store import OBJECTS_DIR, TEMP_DIR
 
 MARKER_FILE = "archive.json"
 ARCHIVE_ENV = "EVOLVE_ARCHIVE"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mechanism_archive.models import Lineage, MechanismSummary
+from bilevel_evolve.mechanism_archive.models import Lineage, MechanismSummary
 
 
 def children_map(summaries: Mapping[str, MechanismSummary]) -> dict[str, tuple[str, ...]]:

@@ -7,7 +7,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import UsageError
+from bilevel_evolve.ground.errors import UsageError
 
 FORMAT_VERSION = 1
 MIN_PREFIX = 6

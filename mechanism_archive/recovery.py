@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from engine.errors import EvolveError
-from mechanism_archive.index import Index
-from mechanism_archive.models import RecordFile
-from mechanism_archive.store import ID_RE, ObjectStore, source_id
+from bilevel_evolve.ground.errors import EvolveError
+from bilevel_evolve.mechanism_archive.index import Index
+from bilevel_evolve.mechanism_archive.models import RecordFile
+from bilevel_evolve.mechanism_archive.store import ID_RE, ObjectStore, source_id
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.errors import EvolveError
-from engine.fileio import fsync_dir
-from mechanism_archive.models import RecordFile
+from bilevel_evolve.ground.errors import EvolveError
+from bilevel_evolve.ground.fileio import fsync_dir
+from bilevel_evolve.mechanism_archive.models import RecordFile
 
 OBJECTS_DIR = "objects"
 TEMP_DIR = ".tmp"

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from mechanism_archive.models import Lineage, MechanismRecord, MechanismSummary
+from bilevel_evolve.mechanism_archive.models import Lineage, MechanismRecord, MechanismSummary
 
 STATUS_STYLE = {
     "accepted": "green",

@@ -13,12 +13,12 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Protocol
 
-from engine.errors import EvolveError
-from mechanism_archive.index import Index
-from mechanism_archive.layout import read_format_version
-from mechanism_archive.lineage import find_cycle
-from mechanism_archive.models import EVENT_KINDS, FORMAT_VERSION, STATUSES, VerifyProblem, VerifyReport
-from mechanism_archive.store import ID_RE, RECORD_FILE, REPORT_FILES, SOURCE_FILE, ObjectStore, source_id
+from bilevel_evolve.ground.errors import EvolveError
+from bilevel_evolve.mechanism_archive.index import Index
+from bilevel_evolve.mechanism_archive.layout import read_format_version
+from bilevel_evolve.mechanism_archive.lineage import find_cycle
+from bilevel_evolve.mechanism_archive.models import EVENT_KINDS, FORMAT_VERSION, STATUSES, VerifyProblem, VerifyReport
+from bilevel_evolve.mechanism_archive.store import ID_RE, RECORD_FILE, REPORT_FILES, SOURCE_FILE, ObjectStore, source_id
 
 _OBJECT_FILES = {SOURCE_FILE, RECORD_FILE, *REPORT_FILES.values()}
 

@@ -23,13 +23,13 @@ import docker
 import requests
 from docker.errors import DockerException
 
-from engine.errors import EvolveError
-from sandbox import gpu
-from sandbox.box_report import BoxReport
-from sandbox.container_spec import MECHANISM_DIR_IN_CONTAINER, BoxLimits, hardened_settings
-from sandbox.image import HARNESS_DIR_IN_CONTAINER, PYTHON_IN_CONTAINER, connect, image_name, require_image
-from sandbox.lifecycle import REGISTRY, sweep_once
-from sandbox.verdict import find_verdict
+from bilevel_evolve.ground.errors import EvolveError
+from bilevel_evolve.sandbox import gpu
+from bilevel_evolve.sandbox.box_report import BoxReport
+from bilevel_evolve.sandbox.container_spec import MECHANISM_DIR_IN_CONTAINER, BoxLimits, hardened_settings
+from bilevel_evolve.sandbox.image import HARNESS_MODULE, connect, guest_command, image_name, require_image
+from bilevel_evolve.sandbox.lifecycle import REGISTRY, sweep_once
+from bilevel_evolve.sandbox.verdict import find_verdict
 
 MAX_SOURCE_BYTES = 64 * 1024
 MAX_LOG_BYTES = 2 * 1024 * 1024
@@ -77,7 +77,7 @@ def run_smoke_test(
         (staging / "mechanism.py").write_text(source, encoding="utf-8")
         (staging / "mechanism.py").chmod(0o644)
         settings = hardened_settings(
-            image=image, command=[PYTHON_IN_CONTAINER, "-I", f"{HARNESS_DIR_IN_CONTAINER}/harness.py"],
+            image=image, command=guest_command(HARNESS_MODULE),
             kind="smoke", limits=limits, use_gpu=use_gpu, mechanism_dir=staging, name_tag=sha[:12],
             stdin=True,
         )

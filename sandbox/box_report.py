@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from sandbox.verdict import BoxStatus, HarnessVerdict
+from bilevel_evolve.sandbox.verdict import BoxStatus, HarnessVerdict
 
 
 class BoxReport(BaseModel):

@@ -15,9 +15,9 @@ from typing import Any
 from docker.types import LogConfig, Mount, Ulimit
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox import gpu
-from sandbox.image import harness_mounts
-from sandbox.lifecycle import owner_labels
+from bilevel_evolve.sandbox import gpu
+from bilevel_evolve.sandbox.image import harness_mounts
+from bilevel_evolve.sandbox.lifecycle import owner_labels
 
 SANDBOX_USER = "10001:10001"
 CONTAINER_ENV = {  # the whole environment; nothing from the host's

@@ -10,7 +10,7 @@ import docker
 from docker.types import DeviceRequest
 from pydantic import BaseModel, ConfigDict
 
-from engine.errors import EvolveError
+from bilevel_evolve.ground.errors import EvolveError
 
 CDI_DIRS = (Path("/etc/cdi"), Path("/var/run/cdi"))
 NVIDIA_HOOKS = ("nvidia-container-runtime-hook", "nvidia-container-toolkit")

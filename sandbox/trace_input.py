@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.errors import SpaceError, UsageError
-from engine.models import TrialRecord
-from engine.space import SearchSpace
+from bilevel_evolve.ground.errors import SpaceError, UsageError
+from bilevel_evolve.ground.records import TrialRecord
+from bilevel_evolve.ground.space import SearchSpace
 
 MAX_TRACE_BYTES = 16 * 1024 * 1024
 MAX_TRIALS = 1000

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-VERDICT_MARKER = "@@BILEVEL-EVOLVE-VERDICT@@"  # must match sandbox/harness.py
+VERDICT_MARKER = "@@BILEVEL-EVOLVE-VERDICT@@"  # must match sandbox/guest/harness.py
 MAX_VERDICT_BYTES = 64 * 1024
 MAX_DEPTH = 8
 

@@ -15,7 +15,7 @@
 # --force rebuilds the debootstrap base and the wheelhouse too; without it, what exists is reused.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"  # the project's venv: it stages the in-container code
 IMAGE="${SANDBOX_IMAGE:-bilevel-evolve-sandbox:latest}"
 LOCAL_BASE="bilevel-evolve-base:bookworm"
 BASE="${SANDBOX_BASE_IMAGE:-}"
@@ -113,11 +113,7 @@ assemble_context() {
   rm -rf "$ctx"; mkdir -p "$ctx/wheels" "$ctx/harness"
   # Hard links keep this cheap; fall back to copies across filesystems.
   cp -l "$WHEELHOUSE"/*.whl "$ctx/wheels/" 2>/dev/null || cp "$WHEELHOUSE"/*.whl "$ctx/wheels/"
-  local f
-  for f in harness.py harness_trace.py harness_worker.py harness_worker_client.py hook_contract.py runtime_api.py \
-           mechanism_host_server.py; do
-    cp "$ROOT/sandbox/$f" "$ctx/harness/"
-  done
+  python -m bilevel_evolve.sandbox.image stage "$ctx/harness"  # the one list of in-container packages
   cp "$ROOT/Dockerfile" "$ctx/Dockerfile"
   echo "$ctx"
 }
@@ -127,17 +123,18 @@ build_wheelhouse
 CTX="$(assemble_context)"
 REVISION="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 log "docker build $IMAGE FROM $BASE"
-DOCKER_BUILDKIT=0 docker build --quiet \
+DOCKER_BUILDKIT=0 docker build --quiet --network none \
   --build-arg "BASE_IMAGE=$BASE" \
   --label "org.opencontainers.image.revision=$REVISION" \
   --label "bilevel-evolve.torch=$TORCH_REQ" \
+  --label "$(python -m bilevel_evolve.sandbox.image layout)" \
   -t "$IMAGE" "$CTX" >"$WORK/docker-build.log" 2>&1 \
   || { tail -30 "$WORK/docker-build.log" >&2; die "docker build failed (log: $WORK/docker-build.log)"; }
 rm -rf "$CTX"
 log "checking the image"
 docker run --rm --network none --user 10001:10001 --read-only "$IMAGE" \
-  /opt/venv/bin/python -c 'import numpy, torch, sys; print("python", sys.version.split()[0], "numpy", numpy.__version__, "torch", torch.__version__)' \
-  || die "the built image $IMAGE does not import numpy and torch"
+  /opt/venv/bin/python -I -c 'import numpy, torch, sys, bilevel_evolve.sandbox.guest.worker_link; print("python", sys.version.split()[0], "numpy", numpy.__version__, "torch", torch.__version__)' \
+  || die "the built image $IMAGE does not import numpy, torch and the in-container harness"
 # A rebuild leaves the previous image untagged: drop our own untagged ones, nothing else.
 docker image prune -f --filter "label=org.opencontainers.image.title=bilevel-evolve-sandbox" >/dev/null || true
 log "done: $IMAGE ($(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"

@@ -12,9 +12,8 @@ if ! docker info >/dev/null 2>&1; then
   echo "[setup] no Docker engine answers: installing/starting one (Level 2 vets mechanisms in containers)" >&2
   bash scripts/install-docker.sh
 fi
-image="${SANDBOX_IMAGE:-bilevel-evolve-sandbox:latest}"
-if ! docker image inspect "$image" >/dev/null 2>&1; then
-  echo "[setup] building the sandbox image $image (first time: a few minutes)" >&2
+if ! python -m bilevel_evolve.sandbox.image check >/dev/null 2>&1; then
+  echo "[setup] building the sandbox image (missing or older than this checkout; first time: a few minutes)" >&2
   bash scripts/build-image.sh
 fi
 exec evolve run --domain function:hartmann6 --iterations 30 --levels 1,1.5,2 --agent offline --seed 0

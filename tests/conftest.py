@@ -24,8 +24,8 @@ def unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
-    from engine.errors import EvolveError
-    from sandbox.image import connect
+    from bilevel_evolve.ground.errors import EvolveError
+    from bilevel_evolve.sandbox.image import connect
 
     try:
         client = connect(timeout_s=60)
@@ -37,8 +37,8 @@ def docker_client() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def sandbox_image(docker_client: Any) -> str:
-    from engine.errors import EvolveError
-    from sandbox.image import image_name, require_image
+    from bilevel_evolve.ground.errors import EvolveError
+    from bilevel_evolve.sandbox.image import image_name, require_image
 
     try:
         require_image(docker_client, image_name())
@@ -71,7 +71,7 @@ def no_container_left_behind() -> Iterator[None]:
         client.ping()
     except Exception:
         return  # no engine: nothing could have been left
-    from sandbox.lifecycle import LABEL_OWNER, LABEL_PID, OWNER_VALUE
+    from bilevel_evolve.sandbox.lifecycle import LABEL_OWNER, LABEL_PID, OWNER_VALUE
 
     every = client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}={OWNER_VALUE}"})
     left = [c for c in every if c.labels.get(LABEL_PID) in {str(p) for p in SESSION_ENGINE_PIDS}]

@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from domains.command.spec import CommandSpec, load_spec
-from domains.options import DomainOptions
-from domains.process import ProcessOutcome, run_captured, trial_env
-from domains.spacefile import load_space_file
-from engine.errors import SpaceError, UsageError
-from engine.models import TrialResult
-from engine.space import Scalar, SearchSpace
+from bilevel_evolve.domains.command.spec import CommandSpec, load_spec
+from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.process import ProcessOutcome, run_captured, trial_env
+from bilevel_evolve.domains.spacefile import load_space_file
+from bilevel_evolve.ground.errors import SpaceError, UsageError
+from bilevel_evolve.ground.records import TrialResult
+from bilevel_evolve.ground.space import Scalar, SearchSpace
 
 ENV_PREFIX = "EVOLVE_PARAM_"
 _PYTHON_WORDS = ("python", "python3")

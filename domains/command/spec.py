@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from domains.spacefile import read_json_file
-from engine.errors import UsageError
-from engine.models import Direction
+from bilevel_evolve.domains.spacefile import read_json_file
+from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.ground.records import Direction
 
 EXAMPLE_SPEC = (
     '{"command": ["python", "bench.py"], '

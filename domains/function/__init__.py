@@ -1,6 +1,12 @@
 """Benchmark objectives and user objective files, evaluated in-process."""
 
-from domains.function.domain import FunctionDomain
-from domains.function.loader import ObjectiveFile, builtin_names, builtin_summary, load_builtin, load_objective_file
+from bilevel_evolve.domains.function.domain import FunctionDomain
+from bilevel_evolve.domains.function.loader import (
+    ObjectiveFile,
+    builtin_names,
+    builtin_summary,
+    load_builtin,
+    load_objective_file,
+)
 
 __all__ = ["FunctionDomain", "ObjectiveFile", "builtin_names", "builtin_summary", "load_builtin", "load_objective_file"]

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from domains.function.loader import ObjectiveFile, as_finite_number
-from domains.options import DomainOptions
-from domains.spacefile import load_space_file, restrict_names
-from engine.errors import SpaceError
-from engine.models import TrialResult
-from engine.space import Scalar
+from bilevel_evolve.domains.function.loader import ObjectiveFile, as_finite_number
+from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.spacefile import load_space_file, restrict_names
+from bilevel_evolve.ground.errors import SpaceError
+from bilevel_evolve.ground.records import TrialResult
+from bilevel_evolve.ground.space import Scalar
 
 
 class FunctionDomain:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from engine.errors import UsageError
-from engine.models import Direction
-from engine.space import SearchSpace
+from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.ground.records import Direction
+from bilevel_evolve.ground.space import SearchSpace
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "objectives"
 

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from engine.errors import EvolveError, UsageError
+from bilevel_evolve.ground.errors import EvolveError, UsageError
 
 ConstValue = int | float | str | bool | tuple[Any, ...]
 Span = tuple[int, int, int, int]  # lineno, col_offset, end_lineno, end_col_offset (UTF-8 columns)

@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from domains.options import DomainOptions
-from domains.process import run_captured, trial_env
-from domains.spacefile import load_space_file
-from domains.train_opt import constants as C
-from domains.train_opt.metrics import METRIC, result_from_outcome
-from domains.train_opt.spaces import default_space_dict, table_for
-from engine.errors import SpaceError, UsageError
-from engine.models import TrialResult
-from engine.space import Scalar, SearchSpace
+from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.process import run_captured, trial_env
+from bilevel_evolve.domains.spacefile import load_space_file
+from bilevel_evolve.domains.train_opt import constants as C
+from bilevel_evolve.domains.train_opt.metrics import METRIC, result_from_outcome
+from bilevel_evolve.domains.train_opt.spaces import default_space_dict, table_for
+from bilevel_evolve.ground.errors import SpaceError, UsageError
+from bilevel_evolve.ground.records import TrialResult
+from bilevel_evolve.ground.space import Scalar, SearchSpace
 
 SHIPPED_TRAIN_PY = Path(__file__).resolve().parent / "train.py"
 _BUDGET_CONSTANT = "TIME_BUDGET"

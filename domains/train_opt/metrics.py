@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 
-from domains.process import ProcessOutcome
-from engine.models import TrialResult
+from bilevel_evolve.domains.process import ProcessOutcome
+from bilevel_evolve.ground.records import TrialResult
 
 METRIC = "val_bpb"
 _SUMMARY_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*):\s*(\S+)\s*$")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domains.train_opt.constants import Constant, current_value, is_number, resolve
+from bilevel_evolve.domains.train_opt.constants import Constant, current_value, is_number, resolve
 
 
 def _lr(low: float, high: float, default: float) -> dict[str, Any]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.ablation.spec import GROUPS, AblationSpec, PlannedRun, plan
-from engine.ablation.store import run_dir
-from engine.analysis import summarize
-from engine.events import MechanismInjected, MechanismRolledBack, RunStarted
-from engine.models import Direction
-from engine.run_store import CONFIG_FILE, RunStore
+from bilevel_evolve.engine.ablation.spec import GROUPS, AblationSpec, PlannedRun, plan
+from bilevel_evolve.engine.ablation.store import run_dir
+from bilevel_evolve.engine.analysis.trace_numbers import summarize
+from bilevel_evolve.engine.run.events import MechanismInjected, MechanismRolledBack, RunStarted
+from bilevel_evolve.engine.run.store import CONFIG_FILE, RunStore
+from bilevel_evolve.ground.records import Direction
 
 NOT_EVALUATED = ("invalid", "rejected")  # proposals that never reached the domain
 

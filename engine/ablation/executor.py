@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from engine.ablation.engines import ASSIGNMENTS_FILE, Engine, EnginePool, EngineSpec, Slot
-from engine.ablation.progress import AblationProgress
-from engine.ablation.spec import AblationSpec, PlannedRun, plan
-from engine.ablation.store import clear_leftover, log_path, run_dir, run_state
-from engine.errors import EvolveError
+from bilevel_evolve.engine.ablation.progress_display import AblationProgress
+from bilevel_evolve.engine.ablation.spec import AblationSpec, PlannedRun, plan
+from bilevel_evolve.engine.ablation.store import clear_leftover, log_path, run_dir, run_state
+from bilevel_evolve.ground.errors import EvolveError
+from bilevel_evolve.sandbox.engine_pool import ASSIGNMENTS_FILE, Engine, EnginePool, EngineSpec, Slot
 
 POLL_S = 0.05
 STOP_GRACE_S = 30.0
@@ -60,7 +60,7 @@ class _Child:
 
 def run_command(spec: AblationSpec, out: Path, run: PlannedRun, action: Action,
                 python: str = sys.executable) -> list[str]:
-    base = [python, "-m", "engine.cli"]
+    base = [python, "-m", "bilevel_evolve.engine.cli"]
     path = str(run_dir(out, run.name))
     if action == "resumed":
         return [*base, "resume", path, "--no-progress"]

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine.errors import UsageError
+from bilevel_evolve.ground.errors import UsageError
 
 FORMAT_VERSION = 1
 # The paper's groups: which levels each one runs.

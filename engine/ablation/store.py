@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from engine.ablation.spec import FORMAT_VERSION, AblationSpec
-from engine.errors import RunDirError, UsageError
-from engine.fileio import atomic_write_bytes
-from engine.run_store import CHECKPOINT_FILE, CONFIG_FILE, RunStore
+from bilevel_evolve.engine.ablation.spec import FORMAT_VERSION, AblationSpec
+from bilevel_evolve.engine.run.store import CHECKPOINT_FILE, CONFIG_FILE, RunStore
+from bilevel_evolve.ground.errors import RunDirError, UsageError
+from bilevel_evolve.ground.fileio import atomic_write_bytes
 
 SPEC_FILE = "ablation.json"
 RUNS_DIR = "runs"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from engine.models import Proposal, SearchContext
-from engine.space import Scalar
+from bilevel_evolve.ground.records import Proposal, SearchContext
+from bilevel_evolve.ground.space import Scalar
 
 
 class Agent(Protocol):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.agents.base import Agent
-from engine.agents.offline import OfflineAgent
-from engine.config import RunConfig
-from engine.errors import UsageError
+from bilevel_evolve.engine.agents.base import Agent
+from bilevel_evolve.engine.agents.offline import OfflineAgent
+from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.errors import UsageError
 
 if TYPE_CHECKING:
-    from engine.llm.client import LLMClient
+    from bilevel_evolve.engine.llm.client import LLMClient
 
 AGENT_FORMS = "offline | llm | replay:RUN_DIR | random | optuna"
 BASELINE_AGENTS = ("random", "optuna")  # search baselines, no LLM
@@ -23,8 +23,8 @@ def build_llm_for(config: RunConfig, run_dir: Path) -> LLMClient | None:
     if kind == "offline" or kind in BASELINE_AGENTS:
         return None
     if kind == "llm" or kind.startswith("replay:"):
-        from engine.llm.factory import build_llm_client
-        from engine.llm.pricing import parse_price
+        from bilevel_evolve.engine.llm.factory import build_llm_client
+        from bilevel_evolve.engine.llm.pricing import parse_price
 
         replay_from = Path(kind.split(":", 1)[1]) if kind.startswith("replay:") else None
         s = config.llm
@@ -37,11 +37,11 @@ def build_llm_for(config: RunConfig, run_dir: Path) -> LLMClient | None:
 
 def build_agent(config: RunConfig, client: LLMClient | None) -> Agent:
     if config.agent in BASELINE_AGENTS:
-        from engine.ablation.baselines import build_baseline_agent
+        from bilevel_evolve.engine.agents.baselines import build_baseline_agent
 
         return build_baseline_agent(config.agent, config.seed)
     if client is None:
         return OfflineAgent()
-    from engine.agents.llm import LLMAgent
+    from bilevel_evolve.engine.agents.llm import LLMAgent
 
     return LLMAgent(client)

@@ -9,13 +9,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.agents.base import start_point
-from engine.errors import SpaceError
-from engine.llm.client import LLMClient
-from engine.llm.prompts import prompt_messages
-from engine.llm.summary import format_config, format_hints, format_history, format_params, format_space, format_usage
-from engine.models import Proposal, SearchContext
-from engine.space import Scalar
+from bilevel_evolve.engine.agents.base import start_point
+from bilevel_evolve.engine.llm.client import LLMClient
+from bilevel_evolve.engine.llm.prompts import prompt_messages
+from bilevel_evolve.engine.llm.summary import (
+    format_config,
+    format_hints,
+    format_history,
+    format_params,
+    format_space,
+    format_usage,
+)
+from bilevel_evolve.ground.errors import SpaceError
+from bilevel_evolve.ground.records import Proposal, SearchContext
+from bilevel_evolve.ground.space import Scalar
 
 
 class ProposalAnswer(BaseModel):

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.agents.base import start_point
-from engine.models import Proposal, SearchContext
-from engine.space import ChoiceParam, Scalar, SearchSpace
+from bilevel_evolve.engine.agents.base import start_point
+from bilevel_evolve.ground.records import Proposal, SearchContext
+from bilevel_evolve.ground.space import ChoiceParam, Scalar, SearchSpace
 
 ATTENTION = 3  # how many parameters the "prior" ever considers, unless told otherwise
 STEP = {"exploit": 0.12, "focused": 0.12, "explore": 0.3}

@@ -14,8 +14,8 @@ from pathlib import Path
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.errors import RunDirError
-from engine.fileio import atomic_write_bytes
+from bilevel_evolve.ground.errors import RunDirError
+from bilevel_evolve.ground.fileio import atomic_write_bytes
 
 CASSETTE_NAME = "cassette.jsonl"
 

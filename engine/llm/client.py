@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from engine.errors import BudgetExceeded, InvalidAgentOutput
-from engine.llm.cassette import CassetteEntry, ChatRequest
-from engine.llm.prompts import render_prompt
-from engine.llm.tape import Tape
+from bilevel_evolve.engine.llm.cassette import CassetteEntry, ChatRequest
+from bilevel_evolve.engine.llm.prompts import render_prompt
+from bilevel_evolve.engine.llm.tape import Tape
+from bilevel_evolve.ground.errors import BudgetExceeded, InvalidAgentOutput
 
 T = TypeVar("T", bound=BaseModel)
 Check = Callable[[Any], list[str]]

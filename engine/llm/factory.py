@@ -7,13 +7,13 @@ from pathlib import Path
 
 import structlog
 
-from engine.errors import RunDirError, UsageError
-from engine.llm.cassette import CASSETTE_NAME, Cassette
-from engine.llm.client import LLMClient
-from engine.llm.pricing import Price, price_for
-from engine.llm.providers import resolve_endpoint
-from engine.llm.tape import Tape
-from engine.llm.transport import OpenAITransport, RetryPolicy
+from bilevel_evolve.engine.llm.cassette import CASSETTE_NAME, Cassette
+from bilevel_evolve.engine.llm.client import LLMClient
+from bilevel_evolve.engine.llm.pricing import Price, price_for
+from bilevel_evolve.engine.llm.providers import resolve_endpoint
+from bilevel_evolve.engine.llm.tape import Tape
+from bilevel_evolve.engine.llm.transport import OpenAITransport, RetryPolicy
+from bilevel_evolve.ground.errors import RunDirError, UsageError
 
 log = structlog.get_logger(__name__)
 

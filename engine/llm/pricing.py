@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import UsageError
+from bilevel_evolve.ground.errors import UsageError
 
 
 class Price(BaseModel):

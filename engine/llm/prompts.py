@@ -7,7 +7,7 @@ import string
 from importlib import resources
 from typing import Any
 
-from engine.errors import EvolveError
+from bilevel_evolve.ground.errors import EvolveError
 
 
 @functools.cache

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.errors import UsageError
-from engine.llm.dotenv import read_dotenv
+from bilevel_evolve.engine.llm.dotenv import read_dotenv
+from bilevel_evolve.ground.errors import UsageError
 
 
 class ProviderPreset(BaseModel):

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from engine.models import Hints, SearchConfig, TrialRecord
-from engine.space import ChoiceParam, Scalar, SearchSpace
+from bilevel_evolve.ground.records import Hints, SearchConfig, TrialRecord
+from bilevel_evolve.ground.space import ChoiceParam, Scalar, SearchSpace
 
 
 @dataclass(frozen=True)

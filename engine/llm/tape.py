@@ -16,10 +16,10 @@ from typing import Literal, Protocol
 
 import structlog
 
-from engine.errors import EvolveError
-from engine.llm.cassette import Cassette, CassetteEntry, ChatRequest
-from engine.llm.pricing import Price
-from engine.llm.transport import LiveReply
+from bilevel_evolve.engine.llm.cassette import Cassette, CassetteEntry, ChatRequest
+from bilevel_evolve.engine.llm.pricing import Price
+from bilevel_evolve.engine.llm.transport import LiveReply
+from bilevel_evolve.ground.errors import EvolveError
 
 Origin = Literal["live", "cassette"]
 

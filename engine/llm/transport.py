@@ -14,9 +14,9 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from engine.errors import EvolveError
-from engine.llm.cassette import ChatRequest, Usage
-from engine.llm.providers import Endpoint
+from bilevel_evolve.engine.llm.cassette import ChatRequest, Usage
+from bilevel_evolve.engine.llm.providers import Endpoint
+from bilevel_evolve.ground.errors import EvolveError
 
 log = structlog.get_logger(__name__)
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import Event, HintsGiven, HookCalled
-from engine.mechanisms.host import HookFailure, MechanismHost
-from engine.models import Hints, Proposal, SearchContext, TrialRecord
-from sandbox.hook_contract import check_return
+from bilevel_evolve.engine.run.events import Event, HintsGiven, HookCalled
+from bilevel_evolve.ground.contract.returns import check_return
+from bilevel_evolve.ground.records import Hints, Proposal, SearchContext, TrialRecord
+from bilevel_evolve.sandbox.hosts.base import HookFailure, MechanismHost
 
 RollbackCallback = Callable[["ActiveMechanism", HookFailure], None]
 

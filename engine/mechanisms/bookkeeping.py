@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.loop import InnerLoop
-    from engine.mechanisms.active_set import ActiveMechanism
-    from engine.mechanisms.host import HookFailure
-    from mechanism_archive.archive import Archive
+    from bilevel_evolve.engine.mechanisms.active_set import ActiveMechanism
+    from bilevel_evolve.engine.run.loop import InnerLoop
+    from bilevel_evolve.mechanism_archive.archive import Archive
+    from bilevel_evolve.sandbox.hosts.base import HookFailure
 
 
 class ArchiveBookkeeper:

@@ -7,7 +7,7 @@ import ast
 import re
 from collections.abc import Iterator
 
-from sandbox.gate.models import GatePolicy, Violation
+from bilevel_evolve.sandbox.gate.models import GatePolicy, Violation
 
 # PEP 263: an encoding declaration in a comment on line 1 or 2.
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.errors import UsageError
-from sandbox.gate.rules import DEFAULT_ALLOWED_IMPORTS, is_dangerous_module
+from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.sandbox.gate.rules import DEFAULT_ALLOWED_IMPORTS, is_dangerous_module
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 

@@ -8,8 +8,8 @@ early with a reason an LLM repair round can act on.
 
 from __future__ import annotations
 
-from sandbox.runtime_api import HOOKS as CALL_HOOKS
-from sandbox.runtime_api import STATE_HOOKS
+from bilevel_evolve.ground.contract.ctx import HOOKS as CALL_HOOKS
+from bilevel_evolve.ground.contract.ctx import STATE_HOOKS
 
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
     "__future__",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from sandbox.gate.models import Violation
-from sandbox.gate.rules import (
+from bilevel_evolve.sandbox.gate.models import Violation
+from bilevel_evolve.sandbox.gate.rules import (
     ALLOWED_DECORATORS,
     HOOK_SIGNATURES,
     HOOKS,

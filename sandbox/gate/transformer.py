@@ -16,8 +16,8 @@ import string
 
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
-from sandbox.gate.models import GatePolicy, Violation
-from sandbox.gate.rules import (
+from bilevel_evolve.sandbox.gate.models import GatePolicy, Violation
+from bilevel_evolve.sandbox.gate.rules import (
     ALLOWED_DUNDER_ATTRIBUTES,
     ALLOWED_DUNDER_METHODS,
     ALLOWED_DUNDER_STORES,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from bilevel_evolve.engine.cli.main import main
 
 # Cheap, deterministic, and with every kind of parameter (log float, log int, choice).
 OBJECTIVE = '''
@@ -54,7 +54,7 @@ def ablate() -> Callable[..., int]:
 def ablate_cmd() -> Callable[..., list[str]]:
     """The argv of `evolve ablate` as a separate process (to kill it)."""
     def cmd(objective: Path, out: Path, *extra: str, **kw: object) -> list[str]:
-        return [sys.executable, "-m", "engine.cli", *ablate_args(objective, out, *extra, **kw)]  # type: ignore[arg-type]
+        return [sys.executable, "-m", "bilevel_evolve.engine.cli", *ablate_args(objective, out, *extra, **kw)]  # type: ignore[arg-type]
     return cmd
 
 

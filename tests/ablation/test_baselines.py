@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.ablation.baselines import OptunaTPEAgent, RandomSearchAgent
-from engine.cli import main
-from engine.models import SearchConfig, SearchContext, TrialRecord
-from engine.space import SearchSpace
+from bilevel_evolve.engine.agents.baselines import OptunaTPEAgent, RandomSearchAgent
+from bilevel_evolve.engine.cli.main import main
+from bilevel_evolve.ground.records import SearchConfig, SearchContext, TrialRecord
+from bilevel_evolve.ground.space import SearchSpace
 
 
 def _run(objective: Path, run_dir: Path, agent: str, seed: int, iterations: int = 20) -> int:

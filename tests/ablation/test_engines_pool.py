@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.ablation.engines import EnginePool, EngineSpec, parse_engine, parse_engines, ping, read_assignments
-from engine.cli import main
-from engine.errors import EvolveError, UsageError
+from bilevel_evolve.engine.cli.main import main
+from bilevel_evolve.ground.errors import EvolveError, UsageError
+from bilevel_evolve.sandbox.engine_pool import (
+    EnginePool,
+    EngineSpec,
+    parse_engine,
+    parse_engines,
+    ping,
+    read_assignments,
+)
 
 
 @pytest.mark.parametrize(("text", "url", "slots", "gpus"), [

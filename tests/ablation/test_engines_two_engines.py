@@ -26,9 +26,9 @@ from typing import Any
 import docker
 import pytest
 
-from engine.ablation.engines import read_assignments
-from engine.cli import main
-from sandbox.lifecycle import LABEL_OWNER, LABEL_PID, OWNER_VALUE, sweep_orphans
+from bilevel_evolve.engine.cli.main import main
+from bilevel_evolve.sandbox.engine_pool import read_assignments
+from bilevel_evolve.sandbox.lifecycle import LABEL_OWNER, LABEL_PID, OWNER_VALUE, sweep_orphans
 
 pytestmark = pytest.mark.slow
 
@@ -197,7 +197,7 @@ def test_a_lost_engine_s_run_is_resumed_on_the_other_with_nothing_lost_or_repeat
         ablate_cmd: Callable[..., list[str]], sequences: Callable[[Path], dict[str, list[tuple]]],
         trace: Callable[[Path], list[dict]]) -> None:
     out = tmp_path / "abl"
-    argv = [sys.executable, "-m", "engine.cli", *_argv(objective_file, out, "--docker-host", FIRST,
+    argv = [sys.executable, "-m", "bilevel_evolve.engine.cli", *_argv(objective_file, out, "--docker-host", FIRST,
                                                           "--docker-host", second_engine.tcp)]
     proc = subprocess.Popen(argv, env={**os.environ, "OBJECTIVE_DELAY": "0.1"}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
@@ -245,7 +245,8 @@ def test_with_every_engine_gone_the_ablation_stops_clearly_and_continues_later(
         second_engine: SecondEngine, objective_file: Path, reference: Path, tmp_path: Path,
         sequences: Callable[[Path], dict[str, list[tuple]]]) -> None:
     out = tmp_path / "abl"
-    argv = [sys.executable, "-m", "engine.cli", *_argv(objective_file, out, "--docker-host", second_engine.unix)]
+    argv = [sys.executable, "-m", "bilevel_evolve.engine.cli",
+            *_argv(objective_file, out, "--docker-host", second_engine.unix)]
     proc = subprocess.Popen(argv, env={**os.environ, "OBJECTIVE_DELAY": "0.1"}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
@@ -268,7 +269,7 @@ def test_with_every_engine_gone_the_ablation_stops_clearly_and_continues_later(
 
 
 def test_a_lost_engine_rejoins_the_pool_when_it_answers_again(second_engine: SecondEngine, tmp_path: Path) -> None:
-    from engine.ablation.engines import EnginePool, parse_engines
+    from bilevel_evolve.sandbox.engine_pool import EnginePool, parse_engines
 
     pool = EnginePool(parse_engines([second_engine.unix], 1), tmp_path / "engines.jsonl")
     assert pool.check(image=os.environ.get("SANDBOX_IMAGE", "bilevel-evolve-sandbox:latest")) == []

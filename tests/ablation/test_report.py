@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from bilevel_evolve.engine.cli.main import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -59,8 +59,8 @@ def test_report_counts_an_unfinished_run_and_says_so(tmp_path: Path, objective: 
 
 def test_report_of_an_ablation_without_trials_says_how_to_continue(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                                    objective: Path) -> None:
-    from engine.ablation.spec import AblationSpec
-    from engine.ablation.store import open_or_create
+    from bilevel_evolve.engine.ablation.spec import AblationSpec
+    from bilevel_evolve.engine.ablation.store import open_or_create
 
     out = tmp_path / "abl"
     open_or_create(out, AblationSpec(domain=f"function:{objective}", groups=("A",), repeats=1, iterations=2,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.ablation.spec import GROUPS, AblationSpec, parse_groups, plan, repeat_seed
-from engine.cli import main
-from engine.errors import UsageError
+from bilevel_evolve.engine.ablation.spec import GROUPS, AblationSpec, parse_groups, plan, repeat_seed
+from bilevel_evolve.engine.cli.main import main
+from bilevel_evolve.ground.errors import UsageError
 
 
 def _spec(**kw: object) -> AblationSpec:

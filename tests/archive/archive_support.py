@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.errors import EvolveError
-from mechanism_archive.archive import Archive
-from mechanism_archive.models import MechanismRecord
+from bilevel_evolve.ground.errors import EvolveError
+from bilevel_evolve.mechanism_archive.archive import Archive
+from bilevel_evolve.mechanism_archive.models import MechanismRecord
 
 GATE_OK = {"ok": True, "filename": "m.py", "sha256": "", "violations": [], "hooks": ["propose"]}
 BOX_OK = {"status": "PASSED", "reasons": [], "device": "cpu", "duration_s": 1.5}
@@ -45,15 +45,15 @@ def object_dirs(root: Path) -> list[Path]:
 
 
 def run_archive_cli(argv: list[str]) -> int:
-    """Run `evolve archive ...` the way the `evolve` CLI does: through engine.cli when it registers the
-    archive command, else through our own add_archive_parser on a throwaway parser."""
-    from engine import cli
+    """Run `evolve archive ...` the way the `evolve` CLI does: through the CLI's main when it registers
+    the archive command, else through our own add_archive_parser on a throwaway parser."""
+    from bilevel_evolve.engine.cli import main as cli  # the module
 
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     if "archive" in sub.choices:
         return cli.main(argv)
-    from mechanism_archive.cli import add_archive_parser
+    from bilevel_evolve.engine.cli.archive import add_archive_parser
 
     parser = argparse.ArgumentParser(prog="evolve")
     add_archive_parser(parser.add_subparsers(dest="command", required=True))

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from mechanism_archive.archive import Archive
+from bilevel_evolve.mechanism_archive.archive import Archive
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from archive_support import BOX_OK, add, mechanism_source, object_dirs
 
-from engine.errors import UsageError
-from mechanism_archive.archive import Archive
+from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.mechanism_archive.archive import Archive
 
 
 def test_mechanism_id_is_the_sha256_of_the_exact_source_bytes(archive: Archive) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from archive_support import add, mechanism_source, run_archive_cli
 
-from mechanism_archive.archive import Archive
+from bilevel_evolve.mechanism_archive.archive import Archive
 
 
 @pytest.fixture
@@ -145,7 +145,7 @@ def test_other_packages_can_add_archive_actions_that_share_the_archive_flag(
         family: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
     import argparse
 
-    from mechanism_archive.cli import add_archive_parser, open_archive
+    from bilevel_evolve.engine.cli.archive import add_archive_parser, open_archive
 
     def add_count(actions: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
         def count(args: argparse.Namespace) -> int:

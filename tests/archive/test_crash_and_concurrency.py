@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from archive_support import add, object_dirs
 
-from mechanism_archive import store
-from mechanism_archive.archive import Archive
+from bilevel_evolve.mechanism_archive import store
+from bilevel_evolve.mechanism_archive.archive import Archive
 
 HERE = Path(__file__).parent
 
@@ -53,8 +53,8 @@ def test_a_writer_killed_before_its_rename_leaves_a_temp_dir_that_the_next_open_
     proc = _run("""
         import os, signal
         from archive_support import add
-        from mechanism_archive import store
-        from mechanism_archive.archive import Archive
+        from bilevel_evolve.mechanism_archive import store
+        from bilevel_evolve.mechanism_archive.archive import Archive
         arch = Archive.open(sys.argv[1], create=True)
         add(arch, "first")
         store.os.rename = lambda *a: os.kill(os.getpid(), signal.SIGKILL)
@@ -75,8 +75,8 @@ def test_a_writer_killed_after_its_rename_has_its_complete_object_indexed_on_the
     proc = _run("""
         import os, signal
         from archive_support import add
-        from mechanism_archive.archive import Archive
-        from mechanism_archive.index import Index
+        from bilevel_evolve.mechanism_archive.archive import Archive
+        from bilevel_evolve.mechanism_archive.index import Index
         arch = Archive.open(sys.argv[1], create=True)
         first = add(arch, "first")
         Index.insert_event = staticmethod(lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))
@@ -100,7 +100,7 @@ def test_killing_a_busy_writer_at_an_arbitrary_moment_leaves_an_archive_that_ver
     Archive.open(root, create=True).close()
     proc = _python("""
         from archive_support import add
-        from mechanism_archive.archive import Archive
+        from bilevel_evolve.mechanism_archive.archive import Archive
         arch = Archive.open(sys.argv[1])
         parent = ()
         for i in range(10_000):
@@ -126,7 +126,7 @@ def test_killing_a_busy_writer_at_an_arbitrary_moment_leaves_an_archive_that_ver
 _WRITER = """
     import pathlib, time
     from archive_support import add, mechanism_source
-    from mechanism_archive.archive import Archive
+    from bilevel_evolve.mechanism_archive.archive import Archive
     root, who, go = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
     while not go.exists():
         time.sleep(0.005)

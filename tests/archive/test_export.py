@@ -6,10 +6,10 @@ from pathlib import Path
 
 from archive_support import add, mechanism_source
 
-from mechanism_archive.archive import Archive
-from mechanism_archive.dot_export import dot_string, lineage_dot
-from mechanism_archive.graph_svg import STATUS_HEX, layered_positions
-from mechanism_archive.html_export import export_html
+from bilevel_evolve.mechanism_archive.archive import Archive
+from bilevel_evolve.mechanism_archive.dot_export import dot_string, lineage_dot
+from bilevel_evolve.mechanism_archive.graph_svg import STATUS_HEX, layered_positions
+from bilevel_evolve.mechanism_archive.html_export import export_html
 
 HOSTILE = '</script><script>alert(1)</script>"><img src=x onerror=alert(2)>'
 

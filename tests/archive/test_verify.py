@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from archive_support import add, mechanism_source, raw_db
 
-from engine.errors import EvolveError, UsageError
-from mechanism_archive.archive import Archive
+from bilevel_evolve.ground.errors import EvolveError, UsageError
+from bilevel_evolve.mechanism_archive.archive import Archive
 
 
 def _kinds(archive: Archive) -> set[str]:

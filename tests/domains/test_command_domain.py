@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from domains.command import CommandDomain
-from domains.options import DomainOptions
-from domains.registry import load_domain
-from engine.errors import UsageError
+from bilevel_evolve.domains.command import CommandDomain
+from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.registry import load_domain
+from bilevel_evolve.ground.errors import UsageError
 
 BENCH = textwrap.dedent("""\
     import argparse, os, subprocess, sys, time

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from domains.function import FunctionDomain, load_builtin, load_objective_file
-from domains.options import DomainOptions
-from domains.registry import load_domain
-from engine.errors import UsageError
+from bilevel_evolve.domains.function import FunctionDomain, load_builtin, load_objective_file
+from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.registry import load_domain
+from bilevel_evolve.ground.errors import UsageError
 
 KNOWN_OPTIMA = {
     "branin": [{"x1": -math.pi, "x2": 12.275}, {"x1": math.pi, "x2": 2.275}, {"x1": 9.42478, "x2": 2.475}],

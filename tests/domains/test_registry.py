@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from domains.base import Domain
-from domains.function import builtin_names
-from domains.options import DomainOptions
-from domains.registry import list_domains, load_domain
-from engine.errors import UsageError
+from bilevel_evolve.domains.base import Domain
+from bilevel_evolve.domains.function import builtin_names
+from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.registry import list_domains, load_domain
+from bilevel_evolve.ground.errors import UsageError
 
 BUILTINS = ["ackley", "branin", "hartmann6", "rosenbrock", "toytrain"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from domains.options import DomainOptions
-from domains.registry import load_domain
+from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.registry import load_domain
 
 
 @pytest.mark.slow

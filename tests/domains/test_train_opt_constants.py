@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from domains.train_opt.constants import Binding, read_constants, render_literal, resolve, rewrite
+from bilevel_evolve.domains.train_opt.constants import Binding, read_constants, render_literal, resolve, rewrite
 
 SOURCE = textwrap.dedent('''\
     """Docstring."""

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from domains.options import DomainOptions
-from domains.train_opt import SHIPPED_TRAIN_PY, TrainOptDomain
-from domains.train_opt.spaces import KARPATHY_SPACE
-from engine.errors import UsageError
+from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.train_opt import SHIPPED_TRAIN_PY, TrainOptDomain
+from bilevel_evolve.domains.train_opt.spaces import KARPATHY_SPACE
+from bilevel_evolve.ground.errors import UsageError
 
 KARPATHY_BLOCK = """\
 ASPECT_RATIO = 64

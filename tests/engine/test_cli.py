@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from bilevel_evolve.engine.cli.main import main
 
 
 def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:

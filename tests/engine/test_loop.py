@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 from quadratic_domain import QuadraticDomain
 
-from engine.agents.offline import ATTENTION, OfflineAgent
-from engine.analysis import summarize
-from engine.config import RunConfig
-from engine.errors import EvolveError, InvalidAgentOutput
-from engine.events import DecisionMade, TrialFinished
-from engine.loop import InnerLoop
-from engine.models import Proposal, SearchContext
-from engine.run_store import RunStore
+from bilevel_evolve.engine.agents.offline import ATTENTION, OfflineAgent
+from bilevel_evolve.engine.analysis.trace_numbers import summarize
+from bilevel_evolve.engine.run.events import DecisionMade, TrialFinished
+from bilevel_evolve.engine.run.loop import InnerLoop
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.errors import EvolveError, InvalidAgentOutput
+from bilevel_evolve.ground.records import Proposal, SearchContext
 
 
 def _config(**kw: object) -> RunConfig:

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from engine.errors import SpaceError
-from engine.space import SearchSpace
+from bilevel_evolve.ground.errors import SpaceError
+from bilevel_evolve.ground.space import SearchSpace
 
 RAW = {
     "lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True, "default": 0.01},

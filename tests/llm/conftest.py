@@ -11,8 +11,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_openai import FakeOpenAI
 from llm_support import FAST_RETRY, TEST_PRICE, ClientFactory
 
-from engine.llm.client import LLMClient
-from engine.llm.factory import build_llm_client
+from bilevel_evolve.engine.llm.client import LLMClient
+from bilevel_evolve.engine.llm.factory import build_llm_client
 
 
 @pytest.fixture

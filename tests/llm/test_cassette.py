@@ -10,10 +10,10 @@ from fake_openai import FakeOpenAI, Reply
 from llm_support import ClientFactory
 from pydantic import BaseModel
 
-from engine.errors import EvolveError, RunDirError
-from engine.llm.cassette import Cassette
-from engine.llm.client import LLMClient
-from engine.llm.factory import build_llm_client
+from bilevel_evolve.engine.llm.cassette import Cassette
+from bilevel_evolve.engine.llm.client import LLMClient
+from bilevel_evolve.engine.llm.factory import build_llm_client
+from bilevel_evolve.ground.errors import EvolveError, RunDirError
 
 
 class Step(BaseModel):

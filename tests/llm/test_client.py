@@ -7,8 +7,8 @@ from fake_openai import FakeOpenAI, Reply
 from llm_support import TEST_PRICE, ClientFactory
 from pydantic import BaseModel
 
-from engine.errors import BudgetExceeded, EvolveError
-from engine.llm.client import InvalidLLMOutput
+from bilevel_evolve.engine.llm.client import InvalidLLMOutput
+from bilevel_evolve.ground.errors import BudgetExceeded, EvolveError
 
 GOOD = Reply.json({"x": 3, "label": "ok"})
 

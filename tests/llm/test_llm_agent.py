@@ -9,11 +9,11 @@ import pytest
 from fake_openai import FakeOpenAI, Reply
 from llm_support import ClientFactory
 
-from engine.agents.llm import LLMAgent
-from engine.errors import EvolveError
-from engine.llm.factory import build_llm_client
-from engine.models import Hints, SearchConfig, SearchContext, TrialRecord
-from engine.space import SearchSpace
+from bilevel_evolve.engine.agents.llm import LLMAgent
+from bilevel_evolve.engine.llm.factory import build_llm_client
+from bilevel_evolve.ground.errors import EvolveError
+from bilevel_evolve.ground.records import Hints, SearchConfig, SearchContext, TrialRecord
+from bilevel_evolve.ground.space import SearchSpace
 
 SPACE = SearchSpace.from_dict(
     {

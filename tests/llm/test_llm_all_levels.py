@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fake_openai import FakeOpenAI, Reply
 
-from engine.cli import main
-from engine.research.recipes import get_recipe, recipe_source
-from engine.run_store import RunStore
+from bilevel_evolve.engine.cli.main import main
+from bilevel_evolve.engine.outer.research.recipes import get_recipe, recipe_source
+from bilevel_evolve.engine.run.store import RunStore
 
 pytestmark = pytest.mark.usefixtures("sandbox_ready")
 

@@ -9,14 +9,14 @@ import pytest
 from fake_openai import FakeOpenAI, Reply
 from llm_support import ClientFactory
 
-from engine.agents.llm import LLMAgent
-from engine.config import RunConfig
-from engine.events import DecisionMade, TrialFinished
-from engine.llm.factory import build_llm_client
-from engine.loop import InnerLoop
-from engine.models import Direction, TrialResult
-from engine.run_store import RunStore
-from engine.space import Scalar, SearchSpace
+from bilevel_evolve.engine.agents.llm import LLMAgent
+from bilevel_evolve.engine.llm.factory import build_llm_client
+from bilevel_evolve.engine.run.events import DecisionMade, TrialFinished
+from bilevel_evolve.engine.run.loop import InnerLoop
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.records import Direction, TrialResult
+from bilevel_evolve.ground.space import Scalar, SearchSpace
 
 ANSWERS = [
     {"params": {"x0": 2.0}},

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import UsageError
-from engine.llm.dotenv import read_dotenv
-from engine.llm.factory import build_llm_client
-from engine.llm.pricing import PRICES, Price, parse_price, price_for
-from engine.llm.providers import resolve_endpoint
+from bilevel_evolve.engine.llm.dotenv import read_dotenv
+from bilevel_evolve.engine.llm.factory import build_llm_client
+from bilevel_evolve.engine.llm.pricing import PRICES, Price, parse_price, price_for
+from bilevel_evolve.engine.llm.providers import resolve_endpoint
+from bilevel_evolve.ground.errors import UsageError
 
 
 def test_deepseek_preset_fills_url_model_and_key_variable(tmp_path: Path) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from engine.models import SearchConfig, SearchContext, TrialRecord
-from engine.space import SearchSpace
+from bilevel_evolve.ground.records import SearchConfig, SearchContext, TrialRecord
+from bilevel_evolve.ground.space import SearchSpace
 
 SPACE = SearchSpace.from_dict({
     "x": {"type": "float", "low": -5.0, "high": 5.0, "default": 0.0},
@@ -70,7 +70,7 @@ def observe(host: Any, mech_id: str, iteration: int = 1) -> Any:
 @pytest.fixture
 def make_host(docker_client: Any, sandbox_image: str) -> Iterator[Callable[..., Any]]:
     """make_host(**ContainerHost options) -> a ContainerHost on the test engine, closed afterwards."""
-    from engine.mechanisms.container_host import ContainerHost
+    from bilevel_evolve.sandbox.hosts.container import ContainerHost
 
     made: list[ContainerHost] = []
 
@@ -88,7 +88,7 @@ def make_host(docker_client: Any, sandbox_image: str) -> Iterator[Callable[..., 
 @pytest.fixture
 def host_containers(docker_client: Any) -> Callable[[], list[Any]]:
     """host_containers() -> every mechanism host container (any state) this process owns."""
-    from sandbox.lifecycle import LABEL_KIND, LABEL_OWNER, LABEL_PID, OWNER_VALUE
+    from bilevel_evolve.sandbox.lifecycle import LABEL_KIND, LABEL_OWNER, LABEL_PID, OWNER_VALUE
 
     def find() -> list[Any]:
         labels = [f"{LABEL_OWNER}={OWNER_VALUE}", f"{LABEL_KIND}=host", f"{LABEL_PID}={os.getpid()}"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.mechanisms.host import HookFailure
+from bilevel_evolve.sandbox.hosts.base import HookFailure
 
 from .conftest import COUNTER, ctx_json, misbehaving, observe, trial_record
 
@@ -118,7 +118,7 @@ def test_a_mechanism_that_exits_its_own_process_is_reported_died(make_host: Call
 
 
 def test_a_memory_bomb_is_killed_and_the_other_mechanism_keeps_answering(make_host: Callable[..., Any]) -> None:
-    from sandbox.container_spec import BoxLimits
+    from bilevel_evolve.sandbox.container_spec import BoxLimits
 
     host = make_host(limits=BoxLimits(memory_mb=192, pids=64))
     host.load("counter", COUNTER.encode(), None)
@@ -160,7 +160,7 @@ def test_a_forged_well_formed_worker_reply_with_wrong_types_is_garbage(make_host
 
 def test_close_removes_the_container_and_unregisters_it(make_host: Callable[..., Any],
                                                        host_containers: Callable[[], list[Any]]) -> None:
-    from sandbox.lifecycle import REGISTRY
+    from bilevel_evolve.sandbox.lifecycle import REGISTRY
 
     host = make_host()
     assert host_containers() == []  # started lazily, on the first load

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from engine.mechanisms.container_channel import Channel, ChannelFault
-from engine.mechanisms.host import HookFailure
-from sandbox.image import HARNESS_DIR_IN_CONTAINER, PYTHON_IN_CONTAINER
+from bilevel_evolve.sandbox.hosts.base import HookFailure
+from bilevel_evolve.sandbox.hosts.channel import Channel, ChannelFault
+from bilevel_evolve.sandbox.image import PYTHON_IN_CONTAINER
 
 from .conftest import COUNTER, ctx_json, misbehaving, observe
 
@@ -34,10 +34,9 @@ MECHANISM = Fragile
 """
 
 # The real server, except that any reply mentioning "corrupt-me" leaves as bytes that are not JSON.
-CORRUPTING_SERVER = [PYTHON_IN_CONTAINER, "-I", "-c", f"""
+CORRUPTING_SERVER = [PYTHON_IN_CONTAINER, "-I", "-c", """
 import os, sys
-sys.path.insert(0, {HARNESS_DIR_IN_CONTAINER!r})
-import mechanism_host_server as server
+import bilevel_evolve.sandbox.guest.host_server as server
 real = server.write_reply
 def write_reply(reply):
     if "corrupt-me" in repr(reply):

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.docker
 
 ENGINE = textwrap.dedent("""
     import sys, time
-    from engine.mechanisms.container_host import ContainerHost
+    from bilevel_evolve.sandbox.hosts.container import ContainerHost
     host = ContainerHost("lifecycle", image=sys.argv[1])
     host.load("counter", b"class C:\\n    def guide(self, ctx):\\n        return None\\nMECHANISM = C\\n", None)
     print(host.container_name, flush=True)
@@ -49,7 +49,7 @@ def test_an_engine_stopped_with_sigterm_removes_its_mechanism_host(docker_client
 
 
 def test_a_killed_engines_mechanism_host_is_swept_at_the_next_start(docker_client: Any, sandbox_image: str) -> None:
-    from sandbox.lifecycle import sweep_orphans
+    from bilevel_evolve.sandbox.lifecycle import sweep_orphans
 
     proc, name = _engine_with_a_host(sandbox_image)
     proc.kill()  # no chance to clean up

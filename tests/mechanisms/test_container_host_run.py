@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from domains.registry import load_domain
-from engine.agents.offline import OfflineAgent
-from engine.config import RunConfig
-from engine.events import MechanismRolledBack
-from engine.loop import InnerLoop
-from engine.mechanisms.active_set import MechanismSet
-from engine.mechanisms.host import LocalProcessHost
-from engine.run_store import RunStore
+from bilevel_evolve.domains.registry import load_domain
+from bilevel_evolve.engine.agents.offline import OfflineAgent
+from bilevel_evolve.engine.mechanisms.active_set import MechanismSet
+from bilevel_evolve.engine.run.events import MechanismRolledBack
+from bilevel_evolve.engine.run.loop import InnerLoop
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.sandbox.hosts.base import LocalProcessHost
 
 from .conftest import COUNTER, misbehaving
 
@@ -94,8 +94,8 @@ def _run(tmp_path: Path, host: Any, source: str) -> tuple[Any, Any, RunStore, Me
 
 def test_a_time_bomb_that_passed_its_smoke_test_never_reaches_the_host_in_a_real_run(
         tmp_path: Path, docker_client: Any, sandbox_image: str) -> None:
-    from engine.mechanisms.container_host import ContainerHost
-    from sandbox.box import run_smoke_test
+    from bilevel_evolve.sandbox.box import run_smoke_test
+    from bilevel_evolve.sandbox.hosts.container import ContainerHost
 
     source, target, secret = _bomb(tmp_path)
     # The static gate happens to know np.save and np.fromfile; the point is that no name list
@@ -130,7 +130,7 @@ def test_the_same_time_bomb_under_the_unconfined_host_does_reach_the_host(tmp_pa
 
 def test_faulty_mechanisms_are_rolled_back_mid_run_and_the_run_finishes_with_the_rest(
         tmp_path: Path, docker_client: Any, sandbox_image: str) -> None:
-    from engine.mechanisms.container_host import ContainerHost
+    from bilevel_evolve.sandbox.hosts.container import ContainerHost
 
     faulty = {
         "staller": misbehaving("if ctx.iteration >= 4:\n    while True:\n        pass"),

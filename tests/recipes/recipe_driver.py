@@ -2,7 +2,7 @@
 
 The engine never imports recipes on the host (they run in the sandbox); tests load them from the
 file in isolation so the hooks can be exercised quickly. `MiniLoop` is a small in-memory inner
-loop with the real offline proposer and the real ctx built by `sandbox/runtime_api.py`: guide ->
+loop with the real offline proposer and the real ctx built by `ground/contract/ctx.py`: guide ->
 proposer -> propose -> review -> evaluate -> observe -> accept, every answer checked with the
 engine's own hook contract.
 """
@@ -19,14 +19,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from engine.agents.offline import OfflineAgent
-from engine.models import Direction, Hints, SearchConfig, SearchContext, TrialRecord
-from engine.research.recipes import CATALOG, Recipe
-from engine.space import Scalar, SearchSpace
-from sandbox.hook_contract import check_return
-from sandbox.runtime_api import Context, Trial, build_context
+from bilevel_evolve.engine.agents.offline import OfflineAgent
+from bilevel_evolve.engine.outer.research.recipes import CATALOG, Recipe
+from bilevel_evolve.ground.contract.ctx import Context, Trial, build_context
+from bilevel_evolve.ground.contract.returns import check_return
+from bilevel_evolve.ground.records import Direction, Hints, SearchConfig, SearchContext, TrialRecord
+from bilevel_evolve.ground.space import Scalar, SearchSpace
 
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "engine" / "research" / "recipes"
+RECIPE_DIR = Path(__file__).resolve().parents[2] / "engine" / "outer" / "research" / "recipes"
 HOOK_ORDER = ("guide", "propose", "review", "observe", "accept")
 
 SPACE_DICT: dict[str, dict[str, Any]] = {

@@ -6,8 +6,7 @@ import pytest
 from pydantic import ValidationError
 from recipe_driver import RECIPE_DIR
 
-from engine.errors import EvolveError
-from engine.research.recipes import (
+from bilevel_evolve.engine.outer.research.recipes import (
     BOTTLENECKS,
     CATALOG,
     PRIORITY,
@@ -16,6 +15,7 @@ from engine.research.recipes import (
     pick_recipe,
     recipe_source,
 )
+from bilevel_evolve.ground.errors import EvolveError
 
 
 def test_every_recipe_source_is_the_exact_bytes_of_its_file() -> None:
@@ -28,7 +28,7 @@ def test_every_recipe_source_is_the_exact_bytes_of_its_file() -> None:
 def test_reading_a_recipe_source_never_imports_the_recipe() -> None:
     for recipe in CATALOG:
         recipe_source(recipe)
-    loaded = [name for name in sys.modules if name.startswith("engine.research.recipes.")]
+    loaded = [name for name in sys.modules if name.startswith("bilevel_evolve.engine.outer.research.recipes.")]
     assert loaded == []
 
 

@@ -21,7 +21,7 @@ from recipe_driver import (
     walk_history,
 )
 
-from engine.research.recipes import get_recipe
+from bilevel_evolve.engine.outer.research.recipes import get_recipe
 
 UNTOUCHED = ("act", "wd", "dropout")  # never varied by walk_history or by the offline prior
 

@@ -8,8 +8,8 @@ import json
 import pytest
 from recipe_driver import SPACE, MiniLoop, new_mechanism, runnable_recipes
 
-from engine.models import SearchConfig
-from engine.research.recipes import Recipe
+from bilevel_evolve.engine.outer.research.recipes import Recipe
+from bilevel_evolve.ground.records import SearchConfig
 
 RECIPES = runnable_recipes()
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.research.recipes import CATALOG, Recipe, get_recipe, recipe_source
-from sandbox.gate import GatePolicy, check_source
+from bilevel_evolve.engine.outer.research.recipes import CATALOG, Recipe, get_recipe, recipe_source
+from bilevel_evolve.sandbox.gate import GatePolicy, check_source
 
 ACCEPTED = [r for r in CATALOG if r.expected_status == "accepted"]
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from engine.research.recipes import CATALOG, Recipe, recipe_source
-from sandbox.check import check_mechanism
-from sandbox.gate import GatePolicy
+from bilevel_evolve.engine.outer.research.recipes import CATALOG, Recipe, recipe_source
+from bilevel_evolve.sandbox.gate import GatePolicy
+from bilevel_evolve.sandbox.vet import check_mechanism
 
 pytestmark = pytest.mark.docker
 

@@ -14,16 +14,16 @@ from typing import Any
 import pytest
 from recipe_driver import SPACE, objective
 
-from engine.agents.offline import OfflineAgent
-from engine.config import RunConfig
-from engine.events import DecisionMade, HookCalled, MechanismRolledBack
-from engine.loop import InnerLoop
-from engine.mechanisms.active_set import MechanismSet
-from engine.mechanisms.host import HookFailure, LocalProcessHost
-from engine.models import Direction, TrialResult
-from engine.research.recipes import CATALOG, Recipe, get_recipe, recipe_source
-from engine.run_store import RunStore
-from engine.space import Scalar
+from bilevel_evolve.engine.agents.offline import OfflineAgent
+from bilevel_evolve.engine.mechanisms.active_set import MechanismSet
+from bilevel_evolve.engine.outer.research.recipes import CATALOG, Recipe, get_recipe, recipe_source
+from bilevel_evolve.engine.run.events import DecisionMade, HookCalled, MechanismRolledBack
+from bilevel_evolve.engine.run.loop import InnerLoop
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.records import Direction, TrialResult
+from bilevel_evolve.ground.space import Scalar
+from bilevel_evolve.sandbox.hosts.base import HookFailure, LocalProcessHost
 
 ITERATIONS = 24
 # The hook through which each recipe changes what the loop does.

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.run_store import RunStore
-from mechanism_archive.archive import Archive
-from sandbox.runtime_api import HOOKS
+from bilevel_evolve.engine.cli.main import main
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.ground.contract.ctx import HOOKS
+from bilevel_evolve.mechanism_archive.archive import Archive
 
 pytestmark = pytest.mark.usefixtures("sandbox_ready")
 

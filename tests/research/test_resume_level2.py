@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from kill_resume import reference_run, run_with_random_kills
 
-from engine.run_store import RunStore
-from mechanism_archive.archive import Archive
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.mechanism_archive.archive import Archive
 
 pytestmark = [pytest.mark.usefixtures("sandbox_ready"), pytest.mark.slow]
 

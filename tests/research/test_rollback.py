@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from quadratic_domain import QuadraticDomain
 
-from engine.agents.offline import OfflineAgent
-from engine.config import RunConfig
-from engine.loop import InnerLoop
-from engine.mechanisms.active_set import MechanismSet
-from engine.mechanisms.host import LocalProcessHost
-from engine.run_store import RunStore
+from bilevel_evolve.engine.agents.offline import OfflineAgent
+from bilevel_evolve.engine.mechanisms.active_set import MechanismSet
+from bilevel_evolve.engine.run.loop import InnerLoop
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.sandbox.hosts.base import LocalProcessHost
 
 GOOD = b'''
 class Counter:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.research.recipes import get_recipe, recipe_source
-from engine.run_store import RunStore
-from mechanism_archive.archive import Archive
+from bilevel_evolve.engine.cli.main import main
+from bilevel_evolve.engine.outer.research.recipes import get_recipe, recipe_source
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.mechanism_archive.archive import Archive
 
 pytestmark = pytest.mark.usefixtures("sandbox_ready")
 

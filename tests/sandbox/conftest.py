@@ -20,8 +20,8 @@ PROBE_MARKER = "PROBE-RESULT "
 @pytest.fixture
 def box(docker_client: Any, sandbox_image: str) -> Callable[..., Any]:
     """Run a smoke test with the gate OFF: box(source, **limit overrides) -> BoxReport."""
-    from sandbox.box import run_smoke_test
-    from sandbox.container_spec import BoxLimits
+    from bilevel_evolve.sandbox.box import run_smoke_test
+    from bilevel_evolve.sandbox.container_spec import BoxLimits
 
     def run(
         source: str,
@@ -80,7 +80,7 @@ def probe(box: Callable[..., Any]) -> Callable[..., tuple[dict[str, Any], Any]]:
 @pytest.fixture
 def our_containers(docker_client: Any) -> Callable[..., list[Any]]:
     """our_containers(**labels) -> every container (any state) carrying our label and these labels."""
-    from sandbox.lifecycle import LABEL_OWNER, OWNER_VALUE
+    from bilevel_evolve.sandbox.lifecycle import LABEL_OWNER, OWNER_VALUE
 
     def find(**labels: str) -> list[Any]:
         filters = [f"{LABEL_OWNER}={OWNER_VALUE}", *(f"{k}={v}" for k, v in labels.items())]

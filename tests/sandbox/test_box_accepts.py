@@ -65,7 +65,7 @@ MECHANISM = SurrogateStep
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.py")), ids=lambda p: p.stem)
 def test_ordinary_mechanism_is_accepted_through_gate_and_box(docker_client, sandbox_image, path: Path) -> None:
-    from sandbox.check import check_mechanism
+    from bilevel_evolve.sandbox.vet import check_mechanism
 
     report = check_mechanism(path, client=docker_client)
     assert report.accepted, report.to_text()
@@ -77,8 +77,8 @@ def test_ordinary_mechanism_is_accepted_through_gate_and_box(docker_client, sand
 @pytest.mark.slow
 def test_numpy_and_torch_mechanism_is_accepted_and_reports_are_saved(docker_client, sandbox_image,
                                                                       tmp_path: Path) -> None:
-    from sandbox.check import check_mechanism
-    from sandbox.container_spec import BoxLimits
+    from bilevel_evolve.sandbox.container_spec import BoxLimits
+    from bilevel_evolve.sandbox.vet import check_mechanism
 
     report = check_mechanism(NUMPY_TORCH, client=docker_client, report_dir=tmp_path,
                              limits=BoxLimits(import_s=60.0, deadline_s=120.0))
@@ -92,7 +92,7 @@ def test_numpy_and_torch_mechanism_is_accepted_and_reports_are_saved(docker_clie
 
 
 def test_recorded_trace_drives_the_hooks(docker_client, sandbox_image, tmp_path: Path) -> None:
-    from sandbox.check import check_mechanism
+    from bilevel_evolve.sandbox.vet import check_mechanism
 
     space = {"a": {"type": "float", "low": 0.0, "high": 1.0, "default": 0.5},
              "k": {"type": "choice", "choices": ["p", "q"], "default": "p"}}

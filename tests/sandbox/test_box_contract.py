@@ -28,7 +28,7 @@ def test_import_of_a_package_the_image_lacks_is_rejected_naming_it(box) -> None:
 
 
 def test_sklearn_mechanism_is_rejected_through_check_mechanism(docker_client, sandbox_image) -> None:
-    from sandbox.check import check_mechanism
+    from bilevel_evolve.sandbox.vet import check_mechanism
 
     boxed = check_mechanism(GP_WITH_SKLEARN, gate=False, client=docker_client)
     assert boxed.status == "rejected-smoke"

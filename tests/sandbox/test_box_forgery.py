@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sandbox.verdict import VERDICT_MARKER
+from bilevel_evolve.sandbox.verdict import VERDICT_MARKER
 
 pytestmark = pytest.mark.docker
 
@@ -77,15 +77,18 @@ def test_patching_the_harness_has_no_effect(box) -> None:
     source = """
 import sys
 outcomes = []
-for path in ("/opt/harness/harness.py", "/opt/harness/harness_trace.py", "/opt/harness/hook_contract.py"):
+for path in ("/opt/harness/bilevel_evolve/sandbox/guest/harness.py",
+             "/opt/harness/bilevel_evolve/sandbox/guest/trace_driver.py",
+             "/opt/harness/bilevel_evolve/ground/contract/returns.py"):
     try:
         open(path, "a").write("\\nSTATUS = 'PASSED'\\n")
         outcomes.append("patched")
     except OSError:
         outcomes.append("refused")
-import hook_contract, harness_trace
-hook_contract.check_return = lambda hook, value, space: []
-harness_trace.first_difference = lambda a, b: None
+import bilevel_evolve.ground.contract.returns as returns
+import bilevel_evolve.sandbox.guest.trace_driver as trace_driver
+returns.check_return = lambda hook, value, space: []
+trace_driver.first_difference = lambda a, b: None
 print("PATCH", outcomes)
 """ + BROKEN
     report = box(source)

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 def gpu_engine(docker_client) -> None:
-    from sandbox import gpu
+    from bilevel_evolve.sandbox import gpu
 
     support = gpu.probe(docker_client)
     if not support.available:

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import EvolveError
-from sandbox.lifecycle import LABEL_PID
+from bilevel_evolve.ground.errors import EvolveError
+from bilevel_evolve.sandbox.lifecycle import LABEL_PID
 
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = """
-from sandbox.box import run_smoke_test
-from sandbox.container_spec import BoxLimits
+from bilevel_evolve.sandbox.box import run_smoke_test
+from bilevel_evolve.sandbox.container_spec import BoxLimits
 SLEEPER = '''
 import time
 class Sleeper:
@@ -31,7 +31,7 @@ MECHANISM = Sleeper
 print(run_smoke_test(SLEEPER, limits=BoxLimits(deadline_s=60, per_call_s=90)).status, flush=True)
 """
 SWEEP = (
-    "from sandbox.image import connect; from sandbox.lifecycle import sweep_orphans; "
+    "from bilevel_evolve.sandbox.image import connect; from bilevel_evolve.sandbox.lifecycle import sweep_orphans; "
     "print(sweep_orphans(connect()))"
 )
 QUICK = """
@@ -88,8 +88,8 @@ def test_container_of_a_sigkilled_engine_is_swept_at_the_next_start(our_containe
 
 
 def test_sweep_leaves_containers_of_live_engines_alone(docker_client, sandbox_image, our_containers) -> None:
-    from sandbox.container_spec import BoxLimits, hardened_settings
-    from sandbox.lifecycle import REGISTRY
+    from bilevel_evolve.sandbox.container_spec import BoxLimits, hardened_settings
+    from bilevel_evolve.sandbox.lifecycle import REGISTRY
 
     settings = hardened_settings(image=sandbox_image, command=["sleep", "30"], kind="host", limits=BoxLimits())
     container = docker_client.containers.create(**settings)
@@ -107,7 +107,7 @@ def test_sweep_leaves_containers_of_live_engines_alone(docker_client, sandbox_im
 
 
 def test_missing_image_is_a_clear_error_and_never_a_pull(docker_client, our_containers) -> None:
-    from sandbox.box import run_smoke_test
+    from bilevel_evolve.sandbox.box import run_smoke_test
 
     before = {c.id for c in our_containers()}
     with pytest.raises(EvolveError) as err:
@@ -119,7 +119,7 @@ def test_missing_image_is_a_clear_error_and_never_a_pull(docker_client, our_cont
 
 
 def test_unreachable_engine_is_a_clear_error(monkeypatch) -> None:
-    from sandbox.image import connect
+    from bilevel_evolve.sandbox.image import connect
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     with pytest.raises(EvolveError) as err:
@@ -130,8 +130,8 @@ def test_unreachable_engine_is_a_clear_error(monkeypatch) -> None:
 
 def test_gpu_without_nvidia_runtime_is_refused_before_any_container(docker_client, sandbox_image,
                                                                      our_containers) -> None:
-    from sandbox import gpu
-    from sandbox.box import run_smoke_test
+    from bilevel_evolve.sandbox import gpu
+    from bilevel_evolve.sandbox.box import run_smoke_test
 
     if gpu.probe(docker_client).available:
         pytest.skip("this engine has an NVIDIA runtime")
@@ -144,7 +144,7 @@ def test_gpu_without_nvidia_runtime_is_refused_before_any_container(docker_clien
 
 
 def test_no_gpu_means_a_plain_cpu_run(box, docker_client) -> None:
-    from sandbox import gpu
+    from bilevel_evolve.sandbox import gpu
 
     if gpu.probe(docker_client).available:
         pytest.skip("this engine has an NVIDIA runtime")

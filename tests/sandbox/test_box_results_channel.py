@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.verdict import MAX_VERDICT_BYTES, VERDICT_MARKER, find_verdict, parse_verdict_line
+from bilevel_evolve.sandbox.verdict import MAX_VERDICT_BYTES, VERDICT_MARKER, find_verdict, parse_verdict_line
 
 NONCE = "a" * 64
 
@@ -73,7 +73,7 @@ def test_two_different_verdicts_with_the_nonce_count_as_none() -> None:
 @pytest.mark.docker
 def test_path_traversal_in_mechanism_name_writes_nothing_outside_the_report_dir(
         docker_client, sandbox_image, tmp_path: Path) -> None:
-    from sandbox.check import check_mechanism
+    from bilevel_evolve.sandbox.vet import check_mechanism
 
     target = tmp_path / "pwned"
     source = (

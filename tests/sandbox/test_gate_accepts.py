@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.gate import check_source
+from bilevel_evolve.sandbox.gate import check_source
 
 MECHANISMS = Path(__file__).parent / "mechanisms"
 FIXTURES = sorted(MECHANISMS.glob("*.py"))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.gate import GatePolicy, check_source
-from sandbox.gate import check as gate_check
-from sandbox.gate.transformer import MechanismPolicy
+from bilevel_evolve.sandbox.gate import GatePolicy, check_source
+from bilevel_evolve.sandbox.gate import checker as gate_check
+from bilevel_evolve.sandbox.gate.transformer import MechanismPolicy
 
 GOOD = (Path(__file__).parent / "mechanisms" / "tabu_search.py").read_bytes()
 # Lets oversized inputs reach the parser instead of stopping at the byte cap.

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from engine.errors import UsageError
-from sandbox.gate import DEFAULT_ALLOWED_IMPORTS, GatePolicy, GateReport, Violation, check_source
+from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.sandbox.gate import DEFAULT_ALLOWED_IMPORTS, GatePolicy, GateReport, Violation, check_source
 
 JSON_MECHANISM = (
     "import json\n\n\n"

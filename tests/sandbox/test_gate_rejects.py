@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from sandbox.gate import check_source
+from bilevel_evolve.sandbox.gate import check_source
 
 MARK = "# <-"
 

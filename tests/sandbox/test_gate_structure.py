@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.gate import check_source
+from bilevel_evolve.sandbox.gate import check_source
 
 CLASS = 'class Probe:\n    name = "probe"\n\n    def propose(self, ctx):\n        return None\n'
 

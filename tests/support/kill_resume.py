@@ -14,7 +14,7 @@ import pytest
 
 
 def evolve_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "engine.cli", *args]
+    return [sys.executable, "-m", "bilevel_evolve.engine.cli", *args]
 
 
 def finished(run_dir: Path) -> bool:

@@ -6,8 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from engine.models import Direction, TrialResult
-from engine.space import Scalar, SearchSpace
+from bilevel_evolve.ground.records import Direction, TrialResult
+from bilevel_evolve.ground.space import Scalar, SearchSpace
 
 
 class QuadraticDomain:

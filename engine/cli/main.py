@@ -1,0 +1,200 @@
+"""`evolve`: the command line. Every error becomes one message naming the fix and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from bilevel_evolve.engine.agents.factory import AGENT_FORMS
+from bilevel_evolve.engine.cli.ablate import add_ablate_parser
+from bilevel_evolve.engine.cli.archive import add_archive_parser
+from bilevel_evolve.engine.cli.archive_add import add_archive_add_action
+from bilevel_evolve.engine.cli.replay import add_replay_parser
+from bilevel_evolve.engine.wiring.run_config import LLMSettings, RunConfig
+from bilevel_evolve.ground.errors import EvolveError, UsageError
+
+if TYPE_CHECKING:
+    from bilevel_evolve.engine.run.loop import LoopOutcome
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_RUNS_ROOT = Path("runs")
+
+
+def _add_run_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="start a new run", description="Start a new run.")
+    p.add_argument("--domain", help="function:NAME|function:FILE.py | train_opt[:TRAIN.py] | command:SPEC.json")
+    p.add_argument("--iterations", type=int, default=30, help="search iterations after the baseline (30)")
+    p.add_argument("--levels", default="1", help="1 | 1,1.5 | 1,2 | 1,1.5,2 (default 1)")
+    p.add_argument("--agent", default="offline", help=f"{AGENT_FORMS} (default offline)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--run-dir", type=Path, help="default: runs/<domain>-<time>-s<seed>")
+    p.add_argument("--archive", type=Path, help="mechanism archive directory (Level 2)")
+    p.add_argument("--acceptance", choices=["strict", "noise-aware"], default="strict")
+    p.add_argument("--noise-repeats", type=int, default=3, help="baseline repeats for noise-aware (3)")
+    p.add_argument("--noise-multiplier", type=float, default=2.0, help="floor = k x sd of baseline (2)")
+    p.add_argument("--trial-timeout", type=float, help="seconds per trial (train_opt, command)")
+    p.add_argument("--time-budget", type=float, help="train_opt: training seconds per trial")
+    p.add_argument("--space", type=Path, help="JSON search space replacing the domain's own")
+    p.add_argument("--noise-sd", type=float, default=0.0, help="function: add seeded Gaussian noise")
+    p.add_argument("--python", help="interpreter for train.py / python commands")
+    outer = p.add_argument_group("outer levels")
+    outer.add_argument("--level15-every", type=int, default=5, help="Level 1.5 cycle, in iterations (5)")
+    outer.add_argument("--level2-every", type=int, default=8, help="Level 2 research session period (8)")
+    outer.add_argument("--repair-rounds", type=int, default=2, help="repair rounds per rejected candidate (2)")
+    outer.add_argument("--mechanism", type=Path, action="append", default=[], metavar="FILE",
+                       help="a mechanism of your own, vetted (gate -> box) and active from the first iteration; "
+                       "repeatable")
+    outer.add_argument("--mechanism-runtime", choices=["container", "host"], default="container",
+                       help="where mechanism code runs: the sandbox container (default) or, for trusted "
+                       "code only, unconfined host processes")
+    llm = p.add_argument_group("llm agent")
+    llm.add_argument("--provider", default="openai", help="openai | deepseek | any name with --base-url")
+    llm.add_argument("--model")
+    llm.add_argument("--base-url")
+    llm.add_argument("--api-key-env", help="environment variable holding the key")
+    llm.add_argument("--max-cost", type=float, help="stop when the LLM spend would exceed this (USD)")
+    llm.add_argument("--price", metavar="IN,OUT",
+                     help="USD per million input,output tokens, for a model the price table lacks")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bilevel_evolve.engine.run.runner import default_run_id, start_run
+
+    if not args.domain:
+        raise UsageError("--domain is required", "e.g. --domain function:branin (see `evolve run --help`)")
+    levels = tuple(x.strip() for x in args.levels.split(",") if x.strip())
+    options = {k: v for k, v in {
+        "trial_timeout_s": args.trial_timeout, "time_budget_s": args.time_budget,
+        "space_file": str(args.space) if args.space else None, "python": args.python,
+        "noise_sd": args.noise_sd or None}.items() if v is not None}
+    run_id = default_run_id(args.domain, args.seed) if args.run_dir is None else args.run_dir.name
+    try:
+        config = RunConfig(
+            run_id=run_id, domain=args.domain, domain_options=options, iterations=args.iterations,
+            levels=levels, agent=args.agent, seed=args.seed, acceptance=args.acceptance,
+            noise_repeats=args.noise_repeats, noise_multiplier=args.noise_multiplier,
+            archive=str(args.archive) if args.archive else None, mechanism_runtime=args.mechanism_runtime,
+            level15_every=args.level15_every, level2_every=args.level2_every, repair_rounds=args.repair_rounds,
+            llm=LLMSettings(provider=args.provider, model=args.model, base_url=args.base_url,
+                            api_key_env=args.api_key_env, max_cost_usd=args.max_cost, price=args.price))
+    except ValidationError as exc:
+        raise UsageError(_validation_message(exc), "see `evolve run --help`") from None
+    run_dir = args.run_dir or DEFAULT_RUNS_ROOT / run_id
+    outcome = start_run(config, run_dir, progress=not args.no_progress, user_mechanisms=args.mechanism)
+    return _finish(outcome, run_dir)
+
+
+def _add_resume_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("resume", help="continue a run after a crash or interruption")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_cmd_resume)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from bilevel_evolve.engine.run.runner import resume_run
+
+    outcome = resume_run(args.run_dir, progress=not args.no_progress)
+    return _finish(outcome, args.run_dir)
+
+
+def _finish(outcome: LoopOutcome, run_dir: Path) -> int:
+    from bilevel_evolve.engine.reports.run_report import report_run
+
+    print(f"run {outcome.status} after {outcome.steps} steps: {run_dir}", file=sys.stderr)
+    report_run(run_dir)
+    return EXIT_OK
+
+
+def _add_report_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="summary table and plot of a run")
+    p.add_argument("run_dir", type=Path)
+    p.set_defaults(handler=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bilevel_evolve.engine.reports.run_report import report_run
+
+    report_run(args.run_dir)
+    return EXIT_OK
+
+
+def domain_space(spec: str | None) -> dict | None:
+    """The search space of a domain spec, for vetting a mechanism against it."""
+    if spec is None:
+        return None
+    from bilevel_evolve.domains.registry import load_domain
+
+    return load_domain(spec).space.to_dict()
+
+
+def _add_check_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="vet a mechanism: static gate, then a smoke test in a container")
+    p.add_argument("mechanism", type=Path)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--gpu", action="store_true", help="smoke-test with the GPU passed through")
+    p.add_argument("--report-dir", type=Path, help="where to save gate.json, box.json, report.txt")
+    p.add_argument("--domain", help="smoke-test over this domain's search space (default: a generic space)")
+    p.add_argument("--trace", type=Path, help="smoke-test over a recorded RUN_DIR/trace.jsonl instead")
+    p.set_defaults(handler=_cmd_check)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from bilevel_evolve.sandbox.vet import check_mechanism
+
+    if not args.mechanism.is_file():
+        raise UsageError(f"{args.mechanism} is not a file", "pass the path of a mechanism .py file")
+    report_dir = args.report_dir or Path("runs") / "checks" / args.mechanism.stem
+    report = check_mechanism(args.mechanism, gpu=True if args.gpu else None, report_dir=report_dir,
+                             space=domain_space(args.domain), trace=args.trace)
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
+    if not args.json:
+        print(f"reports saved in {report_dir}", file=sys.stderr)
+    return EXIT_OK if report.accepted else EXIT_FAILED
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_run_parser, _add_resume_parser, _add_report_parser, _add_check_parser,
+    lambda sub: add_archive_parser(sub, extra_actions=[add_archive_add_action]), add_replay_parser,
+    add_ablate_parser,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evolve", description="Bilevel Evolve: sandboxed bilevel autoresearch.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except EvolveError as exc:
+        print(f"error: {exc.render()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        run_dir = getattr(args, "run_dir", None)
+        hint = f" — continue with `evolve resume {run_dir}`" if run_dir else ""
+        print(f"\ninterrupted{hint}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _validation_message(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(x) for x in err["loc"])
+    return f"invalid {where}: {str(err['msg']).removeprefix('Value error, ')}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""What a scientist hands the research session: hypotheses and candidate mechanism sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bilevel_evolve.engine.analysis.diagnosis import Diagnosis
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    bottleneck: str
+    idea: str
+    evidence: str
+    impact: float
+    feasibility: float
+    complexity: float
+    recipe: str | None = None  # the catalog recipe that implements it (offline scientist)
+
+    @property
+    def score(self) -> float:
+        """The paper's critique score: impact x feasibility / complexity."""
+        return self.impact * self.feasibility / max(self.complexity, 1e-6)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bottleneck": self.bottleneck, "idea": self.idea, "evidence": self.evidence,
+                "impact": self.impact, "feasibility": self.feasibility, "complexity": self.complexity,
+                "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    source: bytes
+    origin: str  # "offline-recipe" | "llm" | "user"
+    session: dict[str, Any]  # the recipe and diagnosis, or the prompts and responses
+    parents: tuple[str, ...] = ()
+    extra_imports: tuple[str, ...] = ()
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResearchInput:
+    diagnosis: Diagnosis
+    active: tuple[str, ...]  # names of the mechanisms active now
+    tried: frozenset[str]  # recipe / mechanism names already tried in this run
+    session_number: int
+    space_text: str
+    history_text: str
+
+
+class Scientist(Protocol):
+    origin: str
+
+    def hypothesize(self, data: ResearchInput) -> list[Hypothesis]: ...
+
+    def write(self, hypothesis: Hypothesis, data: ResearchInput) -> Candidate | None: ...
+
+    def repair(self, candidate: Candidate, report: str, round_number: int, data: ResearchInput) -> Candidate | None:
+        ...

@@ -1,0 +1,196 @@
+"""Level 2: every M iterations a research session writes a new mechanism, vets it and injects it.
+
+Session: (1) analyze the trace, (2) hypothesize bottlenecks and pick one (impact x feasibility /
+complexity), (3)+(4) specify and write the mechanism, then gate -> box with up to N repair rounds fed
+by the reports. Accepted: archived and injected. Rejected: archived as such and rolled back (the
+active set stays what it was). After injection the controller measures the mechanism's effect over
+the next M iterations, reverts one that makes the search measurably worse, and at the end marks
+`dead` every mechanism whose hooks never changed a decision.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from bilevel_evolve.engine.analysis.diagnosis import diagnose
+from bilevel_evolve.engine.analysis.trace_numbers import failure_rate
+from bilevel_evolve.engine.llm.summary import format_history, format_space
+from bilevel_evolve.engine.outer.research.candidates import Candidate, ResearchInput, Scientist
+from bilevel_evolve.engine.outer.research.vetting import Vetter, Vetting
+from bilevel_evolve.engine.run.events import (
+    EffectMeasured,
+    MechanismInjected,
+    MechanismRolledBack,
+    ResearchSessionEvent,
+)
+from bilevel_evolve.ground.records import gain
+from bilevel_evolve.sandbox.hosts.base import HookFailure
+
+if TYPE_CHECKING:
+    from bilevel_evolve.engine.mechanisms.active_set import ActiveMechanism
+    from bilevel_evolve.engine.run.loop import InnerLoop
+    from bilevel_evolve.ground.records import TrialRecord
+    from bilevel_evolve.mechanism_archive.archive import Archive
+
+log = structlog.get_logger("bilevel_evolve.engine.outer.research")
+
+
+class ResearchController:
+    name = "level2"
+
+    def __init__(self, scientist: Scientist, archive: Archive, vetter: Vetter, *, every: int = 8,
+                 repair_rounds: int = 2, max_active: int = 4) -> None:
+        self.scientist = scientist
+        self.archive = archive
+        self.vetter = vetter
+        self.every = every
+        self.repair_rounds = repair_rounds
+        self.max_active = max_active
+        self.sessions = 0
+        self.tried: list[str] = []
+        self.pending: dict[str, dict[str, Any]] = {}  # mechanism id -> effect window bookkeeping
+
+    # ---- OuterController --------------------------------------------------------------------------
+    def before_step(self, loop: InnerLoop, step: int, iteration: int) -> None:
+        self._measure_effects(loop, step, iteration, final=False)
+        if iteration < self.every or iteration % self.every:
+            return
+        if loop.mechanisms is None or len(loop.mechanisms.active) >= self.max_active:
+            return
+        self._session(loop, step, iteration)
+
+    def on_rollback(self, loop: InnerLoop, mech: ActiveMechanism, failure: HookFailure, step: int) -> None:
+        self.pending.pop(mech.id, None)  # the archive side is the ArchiveBookkeeper's
+
+    def on_finish(self, loop: InnerLoop) -> None:
+        iteration = max(0, loop.state.steps_done - loop.config.baseline_steps)
+        self._measure_effects(loop, loop.state.steps_done, iteration, final=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sessions": self.sessions, "tried": self.tried, "pending": self.pending}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sessions = int(state.get("sessions", 0))
+        self.tried = list(state.get("tried", []))
+        self.pending = dict(state.get("pending", {}))
+
+    # ---- one research session ---------------------------------------------------------------------
+    def _session(self, loop: InnerLoop, step: int, iteration: int) -> None:
+        assert loop.mechanisms is not None
+        self.sessions += 1
+        s = loop.state
+        space = loop.domain.space
+        diagnosis = diagnose(s.history, space, loop.domain.direction, self.every)
+        data = ResearchInput(diagnosis=diagnosis, active=tuple(m.name for m in loop.mechanisms.active),
+                             tried=frozenset(self.tried), session_number=self.sessions,
+                             space_text=format_space(space, s.search_config.frozen),
+                             history_text=format_history(s.history, space))
+        hypotheses = self.scientist.hypothesize(data)
+        chosen = max(hypotheses, key=lambda h: h.score) if hypotheses else None
+        candidates: list[dict[str, Any]] = []
+        candidate = self.scientist.write(chosen, data) if chosen else None
+        rounds = 0
+        while candidate is not None:
+            self.tried.append(candidate.name)
+            vetting = self.vetter.vet(candidate, space.to_dict(), loop.domain.direction)
+            mech_id = self._archive(loop, candidate, vetting, step, len(candidates))
+            candidates.append({"id": mech_id, "name": candidate.name, "status": vetting.status,
+                               "reason": vetting.reason, "parents": list(candidate.parents)})
+            if vetting.accepted:
+                self._inject(loop, mech_id, candidate, step, iteration)
+                break
+            loop.store.append(MechanismRolledBack(
+                step=step, iteration=iteration, mechanism=mech_id, name=candidate.name, status=vetting.status,
+                reason=f"{vetting.reason} — previous mechanism set kept", active=loop.mechanisms.ids()))
+            log.warning("candidate_rejected", name=candidate.name, status=vetting.status, reason=vetting.reason)
+            rounds += 1
+            if rounds > self.repair_rounds:
+                break
+            failed = replace(candidate, notes={**candidate.notes, "id": mech_id})
+            candidate = self.scientist.repair(failed, vetting.text, rounds, data)
+        loop.store.append(ResearchSessionEvent(
+            step=step, iteration=iteration, session_id=f"{loop.config.run_id}/s{self.sessions}",
+            source=self.scientist.origin, diagnosis=diagnosis.to_json(),
+            hypotheses=tuple(h.to_json() for h in hypotheses), chosen=chosen.bottleneck if chosen else "",
+            candidates=tuple(candidates)))
+
+    def _archive(self, loop: InnerLoop, candidate: Candidate, vetting: Vetting, step: int, n: int) -> str:
+        gate = vetting.gate or {}
+        record = self.archive.add(
+            candidate.source, name=candidate.name, class_name=gate.get("mechanism_class") or candidate.name,
+            origin=candidate.origin, parents=candidate.parents, run_id=loop.config.run_id,
+            session=candidate.session, gate_report=vetting.gate, box_report=vetting.box, status=vetting.status,
+            reason=vetting.reason, key=f"{loop.config.run_id}:session:{step}:{n}")
+        return record.id
+
+    def _inject(self, loop: InnerLoop, mech_id: str, candidate: Candidate, step: int, iteration: int) -> None:
+        assert loop.mechanisms is not None
+        try:
+            mech = loop.mechanisms.add(mech_id, self.archive.source(mech_id), step)
+        except HookFailure as failure:
+            reason = f"could not be loaded into the mechanism host: {failure.reason}"
+            self.archive.set_status(mech_id, "rolled-back", run_id=loop.config.run_id, reason=reason,
+                                    key=f"{loop.config.run_id}:inject-failed:{mech_id}")
+            loop.store.append(MechanismRolledBack(step=step, iteration=iteration, mechanism=mech_id,
+                                                  name=candidate.name, status="rolled-back", reason=reason,
+                                                  active=loop.mechanisms.ids()))
+            return
+        window = [t.value for t in loop.state.history[-self.every:] if t.value is not None]
+        self.pending[mech_id] = {"step": step, "iteration": iteration,
+                                 "best_before": loop.state.best.value if loop.state.best else None,
+                                 "median_before": statistics.median(window) if window else None,
+                                 "fail_before": failure_rate(loop.state.history[-self.every:])}
+        loop.store.append(MechanismInjected(step=step, iteration=iteration, mechanism=mech_id, name=mech.name,
+                                            active=loop.mechanisms.ids()))
+        log.info("mechanism_injected", name=mech.name, id=mech_id[:12])
+
+    # ---- effect of an injected mechanism ------------------------------------------------------------
+    def _measure_effects(self, loop: InnerLoop, step: int, iteration: int, *, final: bool) -> None:
+        for mech_id, start in list(self.pending.items()):
+            done = iteration - start["iteration"]
+            if done < self.every and not final:
+                continue
+            if done <= 0:
+                del self.pending[mech_id]
+                continue
+            after = loop.state.history[-done:]
+            effect = _effect(start, after, loop, done)
+            del self.pending[mech_id]
+            run_id = loop.config.run_id
+            self.archive.record_effect(mech_id, run_id=run_id, effect=effect, key=f"{run_id}:effect:{mech_id}")
+            loop.store.append(EffectMeasured(step=step, iteration=iteration, mechanism=mech_id, effect=effect))
+            if effect["verdict"] == "worse" and loop.mechanisms is not None:
+                mech = loop.mechanisms.remove(mech_id)
+                reason = f"made the search worse: {effect['why']}"
+                self.archive.set_status(mech_id, "rolled-back", run_id=run_id, reason=reason,
+                                        key=f"{run_id}:reverted:{mech_id}")
+                loop.store.append(MechanismRolledBack(
+                    step=step, iteration=iteration, mechanism=mech_id, name=mech.name if mech else mech_id[:12],
+                    status="rolled-back", reason=reason, active=loop.mechanisms.ids()))
+
+
+def _effect(start: dict[str, Any], after: list[TrialRecord], loop: InnerLoop, window: int) -> dict[str, Any]:
+    direction = loop.domain.direction
+    best_after = loop.state.best.value if loop.state.best else None
+    before = start["best_before"]
+    delta = None if before is None or best_after is None else best_after - before
+    improved = before is not None and best_after is not None and gain(best_after, before, direction) > 0
+    values = [t.value for t in after if t.value is not None]
+    median_after = statistics.median(values) if values else None
+    fail_after = failure_rate(after)
+    median_before = start["median_before"]
+    margin = max(loop.state.noise_floor, 0.05 * abs(median_before or 0.0))
+    worse_median = (median_before is not None and median_after is not None
+                    and gain(median_after, median_before, direction) < -margin)
+    worse_fail = fail_after > start["fail_before"] + 0.3
+    verdict = "improved" if improved else ("worse" if worse_median or worse_fail else "neutral")
+    why = ""
+    if verdict == "worse":
+        why = (f"failure rate {start['fail_before']:.0%} -> {fail_after:.0%}" if worse_fail else
+               f"no new best, and the median trial value went {median_before:.6g} -> {median_after:.6g}")
+    return {"before": before, "after": best_after, "delta": delta, "window": window,
+            "median_before": median_before, "median_after": median_after, "verdict": verdict, "why": why}

@@ -1,0 +1,90 @@
+"""The LLM scientist: the paper's four-round research session, with prompts in files.
+
+Round 1 explores hypotheses from any field, round 2 critiques them (impact x feasibility /
+complexity) and picks one, round 3 specifies the mechanism against the interface, round 4 writes
+the code; a repair round shows the model the gate and box reports of its failed candidate.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bilevel_evolve.engine.llm.prompts import load_prompt, prompt_messages
+from bilevel_evolve.engine.outer.research.candidates import Candidate, Hypothesis, ResearchInput
+
+if TYPE_CHECKING:
+    from bilevel_evolve.engine.llm.client import LLMClient
+
+
+class _Idea(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bottleneck: str
+    idea: str
+    evidence: str = ""
+    impact: float = Field(ge=0, le=1)
+    feasibility: float = Field(ge=0, le=1)
+    complexity: float = Field(gt=0, le=5)
+
+
+class HypothesesAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hypotheses: list[_Idea] = Field(min_length=1, max_length=6)
+
+
+class SpecAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{1,40}$")
+    hooks: list[str]
+    integration: str
+    description: str
+
+
+class CodeAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=20, max_length=64 * 1024)
+
+
+class LLMScientist:
+    origin = "llm"
+
+    def __init__(self, client: LLMClient) -> None:
+        self.client = client
+
+    def hypothesize(self, data: ResearchInput) -> list[Hypothesis]:
+        messages = prompt_messages("research_system", "research_explore", **self._values(data))
+        answer = self.client.complete_json(messages, HypothesesAnswer, "level2/explore")
+        return [Hypothesis(h.bottleneck, h.idea, h.evidence, h.impact, h.feasibility, h.complexity)
+                for h in answer.hypotheses]
+
+    def write(self, hypothesis: Hypothesis, data: ResearchInput) -> Candidate | None:
+        values = {**self._values(data), "hypothesis": f"{hypothesis.bottleneck}: {hypothesis.idea}"}
+        spec_messages = prompt_messages("research_system", "research_specify", **values)
+        spec = self.client.complete_json(spec_messages, SpecAnswer, "level2/specify")
+        values["spec"] = spec.model_dump_json(indent=2)
+        code_messages = prompt_messages("research_system", "research_generate", **values)
+        code = self.client.complete_json(code_messages, CodeAnswer, "level2/generate")
+        session = {"hypothesis": hypothesis.to_json(), "spec": spec.model_dump(), "bottleneck": hypothesis.bottleneck,
+                   "prompts": {"specify": spec_messages[-1]["content"], "generate": code_messages[-1]["content"]},
+                   "responses": {"code": code.code}}
+        return Candidate(name=spec.name, source=code.code.encode(), origin=self.origin, session=session)
+
+    def repair(self, candidate: Candidate, report: str, round_number: int, data: ResearchInput) -> Candidate | None:
+        values = {**self._values(data), "code": candidate.source.decode("utf-8", "replace"), "report": report,
+                  "round": round_number}
+        messages = prompt_messages("research_system", "research_repair", **values)
+        code = self.client.complete_json(messages, CodeAnswer, "level2/repair")
+        parent = candidate.notes.get("id")
+        session: dict[str, Any] = {**candidate.session, "repair_round": round_number, "report": report,
+                                   "responses": {"code": code.code}}
+        return Candidate(name=candidate.name, source=code.code.encode(), origin=self.origin, session=session,
+                         parents=(parent,) if parent else ())
+
+    def _values(self, data: ResearchInput) -> dict[str, Any]:
+        d = data.diagnosis
+        return {"interface": load_prompt("mechanism_interface"), "space": data.space_text,
+                "history": data.history_text, "active": ", ".join(data.active) or "none",
+                "tried": ", ".join(sorted(data.tried)) or "none",
+                "diagnosis": "\n".join(f"- {b} (severity {s:.2f}): {e}" for b, s, e in d.bottlenecks()),
+                "repetition": f"{d.repetition_rate:.0%}", "stagnation": d.stagnation}

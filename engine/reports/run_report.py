@@ -1,0 +1,115 @@
+"""`evolve report RUN_DIR`: a summary table on the terminal and a PNG of metric vs iteration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from bilevel_evolve.engine.analysis.trace_numbers import TraceSummary, summarize
+from bilevel_evolve.engine.reports.mechanisms_table import mechanism_lines, mechanisms_table
+from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.ground.errors import RunDirError
+
+if TYPE_CHECKING:
+    from bilevel_evolve.engine.ablation.aggregate import AblationSummary
+
+PLOT_FILE = "metric.png"
+
+
+def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSummary | AblationSummary, Path]:
+    from bilevel_evolve.engine.ablation.store import is_ablation_dir
+
+    if is_ablation_dir(run_dir):  # an `evolve ablate` directory: the ablation report instead
+        from bilevel_evolve.engine.reports.ablation_report import report_ablation
+
+        return report_ablation(run_dir, console)
+    console = console or Console(width=None if Console().is_terminal else 160)
+    store = RunStore.open(run_dir)
+    config = store.config()
+    events = store.events()
+    started = next((e for e in events if getattr(e, "kind", "") == "run_started"), None)
+    if started is None:
+        raise RunDirError(f"run {run_dir} has no trials yet", f"continue it with `evolve resume {run_dir}`")
+    summary = summarize(events, started.direction)  # type: ignore[union-attr]
+    console.print(_table(summary, config.run_id, config.domain, config.agent, ",".join(config.levels)))
+    best = summary.best
+    if best is not None:
+        console.print("best params: " + ", ".join(f"{k}={v!r}" for k, v in best.params.items()))
+    lines = mechanism_lines(events)
+    if lines:
+        console.print(mechanisms_table(lines))
+    markers = [(e.step, f"+ {e.name}", "#2f9e44") for e in events if e.kind == "injection"]
+    markers += [(e.step, f"x {e.name}", "#e03131") for e in events if e.kind == "rollback"]
+    plot = plot_run(summary, run_dir / "plots" / PLOT_FILE, title=config.run_id, markers=markers)
+    console.print(f"plot: {plot}")
+    return summary, plot
+
+
+def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str) -> Table:
+    table = Table(title=f"run {run_id}", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    counts = s.status_counts()
+    rows = [
+        ("domain", domain), ("agent", agent), ("levels", levels),
+        ("status", s.finished.status if s.finished else "not finished (resumable)"),
+        ("trials", f"{len(s.trials)} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"),
+        ("kept", str(len(s.accepted_steps))),
+        ("baseline", _fmt(s.baseline_value)),
+        ("best", _fmt(s.best.value if s.best else None)),
+        ("change vs baseline", _fmt(s.improvement, signed=True)),
+        ("repeated proposals", f"{s.repetition_rate:.0%}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def plot_run(s: TraceSummary, out: Path, title: str, markers: list[tuple[int, str, str]] = ()) -> Path:
+    """Metric vs step; `markers` are (step, label, colour) lines, e.g. mechanism injections and rollbacks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    xs = list(range(len(s.trials)))
+    ok = [(x, t.value) for x, t in zip(xs, s.trials, strict=True) if t.value is not None]
+    kept = [(x, t.value) for x, t in zip(xs, s.trials, strict=True) if t.step in s.accepted_steps
+            and t.value is not None]
+    if ok:
+        ax.scatter(*zip(*ok, strict=True), s=14, color="#9aa5b1", label="trial", zorder=2)
+    if kept:
+        ax.scatter(*zip(*kept, strict=True), s=30, color="#2f9e44", label="kept", zorder=3)
+    best = [(x, b) for x, b in zip(xs, s.best_so_far, strict=True) if b is not None]
+    if best:
+        ax.step(*zip(*best, strict=True), where="post", color="#1c7ed6", label="best so far", zorder=4)
+    failed = [x for x, t in zip(xs, s.trials, strict=True) if t.status != "ok"]
+    for x in failed:
+        ax.axvline(x, color="#fa5252", alpha=0.25, lw=1)
+    for n, (step, label, colour) in enumerate(markers):
+        ax.axvline(step - 0.5, color=colour, ls="--", lw=1, alpha=0.7, zorder=1)
+        ax.annotate(label, xy=(step - 0.4, 1 - 0.06 * (n % 6)), xycoords=("data", "axes fraction"), fontsize=7,
+                    color=colour, va="top")
+    ax.set_xlabel("trial (step)")
+    ax.set_ylabel("metric")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    if ok:
+        ax.legend(loc="best", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no successful trial yet", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.6g}" if signed else f"{value:.6g}"

@@ -1,0 +1,178 @@
+"""Trace events: one pydantic model per kind, one JSON line each in trace.jsonl."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from bilevel_evolve.ground.records import Direction, Hints, SearchConfig, TrialRecord, TrialStatus
+from bilevel_evolve.ground.space import Scalar
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    t: float = Field(default_factory=time.time)
+
+
+class RunStarted(_Event):
+    kind: Literal["run_started"] = "run_started"
+    run_id: str
+    domain: str
+    direction: Direction
+    agent: str
+    levels: tuple[str, ...]
+    seed: int
+    iterations: int
+    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class RunResumed(_Event):
+    kind: Literal["run_resumed"] = "run_resumed"
+    step: int
+    discarded_events: int
+    recovered_trials: int
+
+
+class ProposalMade(_Event):
+    kind: Literal["proposal"] = "proposal"
+    step: int
+    iteration: int
+    params: dict[str, Scalar]
+    source: str
+    rationale: str = ""
+    valid: bool = True
+    problem: str = ""
+
+
+class TrialFinished(_Event):
+    kind: Literal["trial"] = "trial"
+    step: int
+    iteration: int
+    params: dict[str, Scalar]
+    status: TrialStatus
+    value: float | None
+    duration_s: float
+    source: str
+    message: str = ""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    recovered: bool = False
+
+    def record(self, accepted: bool) -> TrialRecord:
+        """The trial as history holds it, with its keep/discard decision."""
+        return TrialRecord(iteration=self.iteration, params=self.params, status=self.status, value=self.value,
+                           accepted=accepted, source=self.source, duration_s=self.duration_s)
+
+
+class DecisionMade(_Event):
+    kind: Literal["decision"] = "decision"
+    step: int
+    iteration: int
+    accepted: bool
+    reason: str
+    value: float | None
+    incumbent_value: float | None
+    best_value: float | None
+    incumbent_step: int | None = None
+    overridden_by: str | None = None
+
+
+class NoiseFloorMeasured(_Event):
+    kind: Literal["noise_floor"] = "noise_floor"
+    values: tuple[float, ...]
+    floor: float
+
+
+class ConfigChanged(_Event):
+    kind: Literal["config_changed"] = "config_changed"
+    step: int
+    iteration: int
+    before: SearchConfig
+    after: SearchConfig
+    reason: str
+    source: str
+
+
+class HookCalled(_Event):
+    """One hook call of an active mechanism: its inputs beyond ctx, its answer, and whether it
+    changed what the loop would otherwise have done. Replay re-runs exactly these calls."""
+
+    kind: Literal["hook"] = "hook"
+    step: int
+    iteration: int
+    mechanism: str
+    hook: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    changed: bool = False
+    ms: float = 0.0
+
+
+class HintsGiven(_Event):
+    kind: Literal["hints"] = "hints"
+    step: int
+    iteration: int
+    hints: Hints
+
+
+class ResearchSessionEvent(_Event):
+    kind: Literal["research_session"] = "research_session"
+    step: int
+    iteration: int
+    session_id: str
+    source: str
+    diagnosis: dict[str, Any]
+    hypotheses: tuple[dict[str, Any], ...]
+    chosen: str
+    candidates: tuple[dict[str, Any], ...]
+
+
+class MechanismInjected(_Event):
+    kind: Literal["injection"] = "injection"
+    step: int
+    iteration: int
+    mechanism: str
+    name: str
+    active: tuple[str, ...]
+
+
+class MechanismRolledBack(_Event):
+    kind: Literal["rollback"] = "rollback"
+    step: int
+    iteration: int
+    mechanism: str
+    name: str
+    status: str
+    reason: str
+    active: tuple[str, ...]
+
+
+class EffectMeasured(_Event):
+    kind: Literal["effect"] = "effect"
+    step: int
+    iteration: int
+    mechanism: str
+    effect: dict[str, Any]
+
+
+class RunFinished(_Event):
+    kind: Literal["run_finished"] = "run_finished"
+    status: Literal["completed", "budget_exhausted", "interrupted"]
+    steps: int
+    best_value: float | None
+    best_params: dict[str, Scalar] | None
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+Event = Annotated[
+    RunStarted | RunResumed | ProposalMade | TrialFinished | DecisionMade | NoiseFloorMeasured
+    | ConfigChanged | HookCalled | HintsGiven | ResearchSessionEvent | MechanismInjected
+    | MechanismRolledBack | EffectMeasured | RunFinished,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(line: str | bytes) -> Event:
+    return EVENT_ADAPTER.validate_json(line)

@@ -1,0 +1,367 @@
+"""Level 1: propose -> execute -> evaluate -> keep/discard, one checkpointed step at a time."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import structlog
+
+from bilevel_evolve.domains.base import Domain
+from bilevel_evolve.engine.agents.base import Agent, start_point
+from bilevel_evolve.engine.analysis.trace_numbers import baseline_reference
+from bilevel_evolve.engine.mechanisms.active_set import ActiveMechanism, MechanismSet
+from bilevel_evolve.engine.outer.base import OuterController
+from bilevel_evolve.engine.run.acceptance import AcceptanceRule, noise_floor
+from bilevel_evolve.engine.run.events import (
+    DecisionMade,
+    Event,
+    MechanismInjected,
+    MechanismRolledBack,
+    NoiseFloorMeasured,
+    ProposalMade,
+    RunFinished,
+    RunResumed,
+    RunStarted,
+    TrialFinished,
+)
+from bilevel_evolve.engine.run.store import Checkpoint, RunStore
+from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.errors import EvolveError, InvalidAgentOutput, RunDirError, SpaceError
+from bilevel_evolve.ground.records import (
+    Direction,
+    Proposal,
+    SearchConfig,
+    SearchContext,
+    TrialRecord,
+    TrialResult,
+    TrialStatus,
+    gain,
+)
+from bilevel_evolve.sandbox.hosts.base import HookFailure
+
+log = structlog.get_logger("bilevel_evolve.engine.run.loop")
+
+MAX_AGENT_FAILURES = 3  # consecutive unusable proposer answers before the run stops (resumable)
+StepCallback = Callable[[int, int, TrialRecord, "TrialRecord | None"], None]
+
+
+def trial_seed(seed: int, step: int) -> int:
+    """Per-trial seed: a pure function of (run seed, step), so a resumed run draws the same ones."""
+    return (seed * 1_000_003 + step * 7_919) % (2**31 - 1)
+
+
+@dataclass
+class LoopState:
+    steps_done: int = 0
+    history: list[TrialRecord] = field(default_factory=list)
+    incumbent_step: int | None = None  # index into history (= the step) of the kept point
+    noise_floor: float = 0.0
+    search_config: SearchConfig = field(default_factory=SearchConfig)
+    # The best successful trial so far. Not always the incumbent: a mechanism's accept hook may
+    # keep a worse trial (annealing), and the noise-aware incumbent is the median baseline.
+    best: TrialRecord | None = None
+
+    def append(self, record: TrialRecord, direction: Direction) -> None:
+        self.history.append(record)
+        if record.status == "ok" and record.value is not None and (
+            self.best is None or self.best.value is None or gain(record.value, self.best.value, direction) > 0
+        ):
+            self.best = record
+
+    @property
+    def incumbent(self) -> TrialRecord | None:
+        return None if self.incumbent_step is None else self.history[self.incumbent_step]
+
+
+@dataclass
+class LoopOutcome:
+    status: str
+    steps: int
+    best: TrialRecord | None
+
+
+class InnerLoop:
+    def __init__(self, store: RunStore, config: RunConfig, domain: Domain, agent: Agent,
+                 on_step: StepCallback | None = None, *, mechanisms: MechanismSet | None = None,
+                 outer: Sequence[OuterController] = (),
+                 mechanism_source: Callable[[str], bytes] | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.domain = domain
+        self.agent = agent
+        self.on_step = on_step
+        self.mechanisms = mechanisms
+        self.outer = list(outer)
+        self.mechanism_source = mechanism_source
+        self.state = LoopState()
+        self._recovered: dict[int, TrialFinished] = {}
+        self._outer_done_step = -1
+        self._step_now = 0
+        self._agent_failures = 0
+        self._log = log.bind(run_id=config.run_id)
+        if mechanisms is not None:
+            mechanisms.on_rollback = self._rolled_back
+
+    # ---- start / resume ---------------------------------------------------------------------
+    def start(self) -> None:
+        cfg = self.config
+        self._emit(RunStarted(run_id=cfg.run_id, domain=cfg.domain, direction=self.domain.direction,
+                              agent=cfg.agent, levels=cfg.levels,
+                              seed=cfg.seed, iterations=cfg.iterations,
+                              space=self.domain.space.to_dict()))
+        self._inject_user_mechanisms()
+        self._checkpoint(force_durable=True)
+
+    def _inject_user_mechanisms(self) -> None:
+        """Mechanisms given with --mechanism (already vetted and archived) are live from step 0."""
+        if self.mechanisms is None or not self.config.mechanisms:
+            return
+        if self.mechanism_source is None:
+            raise RunDirError("user mechanisms need the archive they were vetted into", "pass --archive")
+        for mech_id in self.config.mechanisms:
+            mech = self.mechanisms.add(mech_id, self.mechanism_source(mech_id), 0)
+            self._emit(MechanismInjected(step=0, iteration=0, mechanism=mech_id, name=mech.name,
+                                         active=self.mechanisms.ids()))
+
+    def resume(self) -> None:
+        checkpoint = self.store.load_checkpoint()
+        if checkpoint is None:  # crashed before the first checkpoint: nothing ran yet
+            self.store.rewind_trace(0)
+            self.start()
+            return
+        kept, tail = self.store.rewind_trace(checkpoint.trace_lines)
+        self.state = _rebuild_state(kept, checkpoint, self.domain.direction)
+        self.agent.load_state_dict(checkpoint.agent_state)
+        self._restore_outer(checkpoint.extra)
+        self._recovered = {e.step: e for e in tail if isinstance(e, TrialFinished)
+                           and e.step >= checkpoint.steps_done}
+        self._emit(RunResumed(step=checkpoint.steps_done, discarded_events=len(tail),
+                              recovered_trials=len(self._recovered)))
+        self._checkpoint(force_durable=True)
+        self._log.info("resumed", step=checkpoint.steps_done, discarded=len(tail),
+                       recoverable=len(self._recovered))
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def run(self) -> LoopOutcome:
+        total = self.config.total_steps
+        while self.state.steps_done < total:
+            record = self._step(self.state.steps_done)
+            if self.on_step:
+                self.on_step(self.state.steps_done, total, record, self.state.best)
+        return self.finish("completed")
+
+    def finish(self, status: str) -> LoopOutcome:
+        for controller in self.outer:
+            controller.on_finish(self)
+        best = self.state.best
+        self._emit(RunFinished(status=status, steps=self.state.steps_done,  # type: ignore[arg-type]
+                               best_value=best.value if best else None,
+                               best_params=dict(best.params) if best else None))
+        self._checkpoint(status=status, force_durable=True)
+        return LoopOutcome(status, self.state.steps_done, best)
+
+    def context(self, iteration: int) -> SearchContext:
+        s = self.state
+        return SearchContext(space=self.domain.space, direction=self.domain.direction, iteration=iteration,
+                             history=tuple(s.history), incumbent=s.incumbent, config=s.search_config)
+
+    def _step(self, step: int) -> TrialRecord:
+        cfg = self.config
+        baseline = step < cfg.baseline_steps
+        iteration = 0 if baseline else step - cfg.baseline_steps + 1
+        self._step_now = step
+        if not baseline and self.outer and self._outer_done_step < step:
+            traced = self.store.trace_lines
+            for controller in self.outer:
+                controller.before_step(self, step, iteration)
+            self._outer_done_step = step
+            if self.store.trace_lines > traced:  # it acted (everything it does is traced): keep that
+                self._checkpoint()
+        mechs = self._live_mechanisms(baseline)
+        ctx = self.context(iteration)
+        skip: tuple[TrialStatus, str] | None = None  # a step that runs no trial: (status, why)
+        if baseline:
+            proposal = Proposal(params=self.domain.space.defaults(), source="baseline",
+                                rationale="baseline: the space's defaults")
+        else:
+            if mechs:
+                ctx = replace(ctx, hints=mechs.guide(ctx, step))
+            try:
+                proposal = self.agent.propose(ctx)
+                self._agent_failures = 0
+            except InvalidAgentOutput as exc:  # e.g. an LLM answer still not JSON after the repair
+                self._agent_failures += 1
+                if self._agent_failures >= MAX_AGENT_FAILURES:  # not a bad answer: a broken set-up
+                    raise EvolveError(f"the proposer failed {self._agent_failures} times in a row; last: "
+                                      f"{exc.problem}", "check the model and endpoint, then `evolve resume` "
+                                      "the run (nothing is lost)") from None
+                skip = ("invalid", f"the proposer's answer was unusable: {exc.problem}")
+                proposal = Proposal(params=start_point(ctx), source=self.agent.name, rationale=skip[1])
+            if mechs and skip is None:
+                proposal = mechs.propose(ctx, proposal, step)
+                proposal, rejection = mechs.review(ctx, proposal, step)
+                skip = ("rejected", rejection) if rejection else None
+        params, result = self._evaluate(step, iteration, proposal, skip)
+        record = self._decide(step, iteration, params, result, proposal.source, baseline, ctx, mechs)
+        self.state.steps_done = step + 1
+        self._checkpoint()
+        return record
+
+    def _live_mechanisms(self, baseline: bool) -> MechanismSet | None:
+        m = self.mechanisms
+        if baseline or m is None or not m.active or not self.state.search_config.mechanisms_enabled:
+            return None
+        return m
+
+    def _rolled_back(self, mech: ActiveMechanism, failure: HookFailure) -> None:
+        step = self._step_now
+        iteration = max(0, step - self.config.baseline_steps + 1)
+        self._log.warning("mechanism_rolled_back", mechanism=mech.name, hook=failure.hook, reason=failure.reason)
+        self._emit(MechanismRolledBack(step=step, iteration=iteration, mechanism=mech.id, name=mech.name,
+                                       status="rolled-back", reason=f"hook {failure.hook} {failure.kind}: "
+                                       f"{failure.reason}", active=self.mechanisms.ids() if self.mechanisms else ()))
+        for controller in self.outer:
+            controller.on_rollback(self, mech, failure, step)
+
+    def _evaluate(self, step: int, iteration: int, proposal: Proposal,
+                  skip: tuple[TrialStatus, str] | None = None) -> tuple[dict, TrialResult]:
+        space = self.domain.space
+        try:
+            params = space.validate_params(proposal.params)
+        except SpaceError as exc:
+            self._emit(ProposalMade(step=step, iteration=iteration, params=_loggable(proposal.params),
+                                    source=proposal.source, rationale=proposal.rationale, valid=False,
+                                    problem=exc.problem))
+            result = TrialResult(status="invalid", message=exc.problem)
+            self._emit_trial(step, iteration, {}, result, proposal.source)
+            return {}, result
+        self._emit(ProposalMade(step=step, iteration=iteration, params=params, source=proposal.source,
+                                rationale=proposal.rationale))
+        if skip is not None:  # vetoed on review, or the proposer failed: nothing runs
+            result = TrialResult(status=skip[0], message=skip[1])
+            self._emit_trial(step, iteration, params, result, proposal.source)
+            return params, result
+        recovered = self._recovered.pop(step, None)
+        if recovered is not None and recovered.params == params:
+            result = TrialResult(status=recovered.status, value=recovered.value,
+                                 duration_s=recovered.duration_s, message=recovered.message,
+                                 metrics=recovered.metrics)
+            self._log.info("trial_recovered", step=step)
+        else:
+            result = self._run_trial(step, params)
+        self._emit_trial(step, iteration, params, result, proposal.source, recovered=recovered is not None)
+        return params, result
+
+    def _run_trial(self, step: int, params: dict) -> TrialResult:
+        trial_dir = self.store.trial_dir(step)
+        if trial_dir.exists():  # left by an interrupted attempt at this step
+            shutil.rmtree(trial_dir)
+        trial_dir.mkdir(parents=True)
+        return self.domain.run_trial(params, trial_dir, trial_seed(self.config.seed, step))
+
+    def _emit_trial(self, step: int, iteration: int, params: dict, result: TrialResult, source: str,
+                    recovered: bool = False) -> None:
+        self._emit(TrialFinished(step=step, iteration=iteration, params=params, status=result.status,
+                                 value=result.value, duration_s=result.duration_s, source=source,
+                                 message=result.message, metrics=result.metrics, recovered=recovered))
+
+    def _decide(self, step: int, iteration: int, params: dict, result: TrialResult, source: str,
+                baseline: bool, ctx: SearchContext, mechs: MechanismSet | None) -> TrialRecord:
+        s = self.state
+        rule = AcceptanceRule(self.domain.direction, s.noise_floor)
+        accepted, reason = rule.judge(result.value, result.status, s.incumbent)
+        if baseline and result.status == "ok":
+            accepted, reason = s.incumbent is None, "baseline"
+        record = TrialRecord(iteration=iteration, params=params, status=result.status, value=result.value,
+                             accepted=accepted, source=source, duration_s=result.duration_s)
+        overridden_by = None
+        if mechs:
+            mechs.observe(ctx, record, step)
+            final, overridden_by = mechs.accept(ctx, record, step)
+            if overridden_by:
+                reason = f"{'kept' if final else 'discarded'} by mechanism {overridden_by} ({reason})"
+                record = record.model_copy(update={"accepted": final})
+        s.append(record, self.domain.direction)
+        if record.accepted:
+            s.incumbent_step = len(s.history) - 1
+        if baseline and step == self.config.baseline_steps - 1 and self.config.acceptance == "noise-aware":
+            self._set_noise_floor()
+        self._emit(DecisionMade(step=step, iteration=iteration, accepted=record.accepted, reason=reason,
+                                value=result.value, incumbent_value=s.incumbent.value if s.incumbent else None,
+                                best_value=s.best.value if s.best else None,
+                                incumbent_step=s.incumbent_step, overridden_by=overridden_by))
+        self._log.info("trial", step=step, iteration=iteration, status=result.status, value=result.value,
+                       accepted=record.accepted, reason=reason)
+        return record
+
+    def _set_noise_floor(self) -> None:
+        s = self.state
+        baseline = [t for t in s.history if t.source == "baseline"]
+        values = [t.value for t in baseline if t.value is not None]
+        s.noise_floor = noise_floor(values, self.config.noise_multiplier)
+        reference = baseline_reference(baseline)
+        if reference is not None:  # the incumbent is the median baseline run, not a lucky one
+            s.incumbent_step = next(i for i, t in enumerate(s.history) if t.source == "baseline"
+                                    and t.value == reference)
+        self._emit(NoiseFloorMeasured(values=tuple(values), floor=s.noise_floor))
+
+    def _emit(self, event: Event) -> None:
+        self.store.append(event)
+
+    def _checkpoint(self, status: str = "running", force_durable: bool = False) -> None:
+        s = self.state
+        extra: dict = {"outer_done_step": self._outer_done_step,
+                       "controllers": {c.name: c.state_dict() for c in self.outer}}
+        if self.mechanisms is not None:
+            states = self.mechanisms.states()
+            extra["mechanisms"] = [m.to_json() for m in self.mechanisms.active]
+            extra["mechanism_states"] = states
+        self.store.save_checkpoint(
+            Checkpoint(steps_done=s.steps_done, trace_lines=self.store.trace_lines, status=status,
+                       incumbent_step=s.incumbent_step, noise_floor=s.noise_floor,
+                       search_config=s.search_config, agent_state=self.agent.state_dict(), extra=extra),
+            force_durable=force_durable)
+
+    def _restore_outer(self, extra: dict) -> None:
+        """Bring back the controllers' state and the active mechanism set exactly as checkpointed."""
+        self._outer_done_step = int(extra.get("outer_done_step", -1))
+        states = extra.get("controllers", {})
+        for controller in self.outer:
+            if controller.name in states:
+                controller.load_state_dict(states[controller.name])
+        if self.mechanisms is None or not extra.get("mechanisms"):
+            return
+        if self.mechanism_source is None:
+            raise RunDirError("the checkpoint holds active mechanisms but no archive is configured",
+                              "resume with the archive the run was started with")
+        for raw in extra["mechanisms"]:
+            mech = ActiveMechanism.from_json(raw)
+            try:
+                self.mechanisms.add(mech.id, self.mechanism_source(mech.id), mech.injected_step,
+                                    state_json=extra.get("mechanism_states", {}).get(mech.id), restored=mech)
+            except HookFailure as failure:  # it cannot come back from its checkpointed state: roll it back
+                self._rolled_back(mech, failure)
+
+
+def _rebuild_state(events: list[Event], checkpoint: Checkpoint, direction: Direction) -> LoopState:
+    """History comes from the trace (append-only); live values from the checkpoint."""
+    decisions = {e.step: e for e in events if isinstance(e, DecisionMade)}
+    state = LoopState(steps_done=checkpoint.steps_done, noise_floor=checkpoint.noise_floor,
+                      search_config=checkpoint.search_config, incumbent_step=checkpoint.incumbent_step)
+    for e in events:
+        if isinstance(e, TrialFinished):
+            state.append(e.record(decisions[e.step].accepted), direction)
+    if len(state.history) != checkpoint.steps_done:
+        raise RunDirError(
+            f"trace holds {len(state.history)} trials but the checkpoint counts {checkpoint.steps_done}",
+            "the run directory was modified by hand; start a new run")
+    return state
+
+
+def _loggable(params: object) -> dict:
+    """An invalid proposal is still recorded, reduced to JSON scalars."""
+    if not isinstance(params, dict):
+        return {}
+    return {str(k): v for k, v in params.items() if isinstance(v, str | int | float | bool)}

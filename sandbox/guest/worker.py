@@ -1,0 +1,148 @@
+"""The child process of the smoke test: imports the mechanism and calls its hooks on request.
+
+Runs inside the container as a fresh interpreter started by harness.py with a clean environment;
+it never sees the run's nonce. Requests arrive one JSON line at a time on --cmd-fd, replies leave on
+--res-fd; the mechanism's own stdout/stderr go to a pipe the parent caps. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+from bilevel_evolve.ground.contract.ctx import HOOKS, STATE_HOOKS, Trial, build_context
+
+MECHANISM_FILE = "mechanism.py"
+
+
+def _plain(value: Any) -> Any:
+    """JSON fallback for numpy scalars (np.float64, np.bool_): ordinary numeric mechanism code."""
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        return item()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{text[:117]}... ({type(value).__name__})" if len(text) > 120 else f"{text} ({type(value).__name__})"
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    """One-line reason plus the mechanism's own frame (file line and function), never host paths."""
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if os.path.basename(frame.filename) == MECHANISM_FILE:
+            where = f"{MECHANISM_FILE} line {frame.lineno} in {frame.name}"
+    message = str(exc)
+    if len(message) > 500:
+        message = message[:497] + "..."
+    if isinstance(exc, SystemExit):
+        message = f"the mechanism called sys.exit({exc.code!r})"
+    return {"ok": False, "error": f"{type(exc).__name__}: {message}" if message else type(exc).__name__,
+            "where": where}
+
+
+class Session:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.cls: Any = None
+        self.instance: Any = None
+
+    def handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        op = req["op"]
+        if op == "import":
+            return self._import()
+        if op == "new":
+            self.instance = self.cls()
+            return {"ok": True}
+        if op == "call":
+            return self._call(req)
+        if op == "state_dict":
+            state = self.instance.state_dict()
+            try:  # strict: the engine writes checkpoints with the json module
+                text = json.dumps(state)
+            except (TypeError, ValueError) as exc:
+                return {"ok": True, "unencodable": f"{_describe(state)}: {exc}"}
+            return {"ok": True, "value_json": text}
+        if op == "load_state_dict":
+            self.instance.load_state_dict(json.loads(req["state_json"]))
+            return {"ok": True}
+        raise ValueError(f"unknown op {op!r}")
+
+    def _import(self) -> dict[str, Any]:
+        spec = importlib.util.spec_from_file_location("mechanism", self.path)
+        if spec is None or spec.loader is None:
+            return {"ok": False, "error": f"cannot load {self.path}", "where": ""}
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["mechanism"] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as exc:
+            return {**_error(exc), "import_failed": True}
+        cls = getattr(module, "MECHANISM", None)
+        if not isinstance(cls, type):
+            return {"ok": False, "where": "",
+                    "error": f"MECHANISM must name the mechanism class, got {_describe(cls)}"}
+        self.cls = cls
+        name = getattr(cls, "name", cls.__name__)
+        return {"ok": True, "class": cls.__name__, "name": name if isinstance(name, str) else cls.__name__,
+                "hooks": [h for h in HOOKS + STATE_HOOKS if callable(getattr(cls, h, None))]}
+
+    def _call(self, req: dict[str, Any]) -> dict[str, Any]:
+        hook = req["hook"]
+        ctx = build_context(req["ctx"], seed=int(req["seed"]), hook=hook)
+        args: list[Any] = []
+        if hook == "review":
+            args = [dict(req["proposal"])]
+        elif hook == "observe":
+            args = [Trial.from_json(req["trial"])]
+        elif hook == "accept":
+            incumbent = req["incumbent"]
+            args = [Trial.from_json(req["trial"]), Trial.from_json(incumbent) if incumbent else None]
+        value = getattr(self.instance, hook)(*args, ctx)
+        try:
+            return {"ok": True, "value_json": json.dumps(value, default=_plain, sort_keys=True)}
+        except (TypeError, ValueError):
+            return {"ok": True, "unencodable": _describe(value)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cmd-fd", type=int, required=True)
+    parser.add_argument("--res-fd", type=int, required=True)
+    parser.add_argument("--mechanism", required=True)
+    args = parser.parse_args()
+    try:  # volunteer as the first victim of the OOM killer, so the parent survives to report
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write("1000")
+    except OSError:
+        pass
+    # Line-buffered, so what the mechanism printed survives even when it is killed mid-way.
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)
+    commands = os.fdopen(args.cmd_fd, "rb", buffering=0)
+    replies = os.fdopen(args.res_fd, "wb", buffering=0)
+    session = Session(args.mechanism)
+    buffer = b""
+    while True:
+        while b"\n" not in buffer:
+            chunk = commands.read(65536)
+            if not chunk:
+                return 0
+            buffer += chunk
+        line, buffer = buffer.split(b"\n", 1)
+        try:
+            reply = session.handle(json.loads(line))
+        except BaseException as exc:
+            reply = _error(exc)
+        replies.write(json.dumps(reply).encode() + b"\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

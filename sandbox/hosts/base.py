@@ -1,0 +1,123 @@
+"""Where mechanism code runs. The engine never imports a mechanism itself: it talks to a host.
+
+Both hosts speak the smoke-test worker's protocol (`sandbox/guest/worker.py`): one worker process
+per mechanism, one JSON request and reply per hook call, a deadline on every call.
+- `ContainerHost` (default) keeps the workers inside one long-lived hardened container per run.
+- `LocalProcessHost` runs the workers as plain processes on the host: unconfined, for trusted code
+  only, behind an explicit flag and with a warning on every run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from bilevel_evolve.sandbox.guest.worker_link import BadReply, Worker, WorkerDied, WorkerTimeout
+
+DEFAULT_CALL_LIMIT_S = 5.0
+LOAD_LIMIT_S = 60.0  # importing torch inside a fresh worker takes seconds
+
+
+class HookFailure(Exception):
+    """A mechanism broke its contract: it raised, stalled, died, or answered garbage."""
+
+    def __init__(self, mechanism: str, hook: str, kind: str, reason: str) -> None:
+        super().__init__(f"{hook}: {reason}")
+        self.mechanism, self.hook, self.kind, self.reason = mechanism, hook, kind, reason
+
+
+@dataclass(frozen=True)
+class Loaded:
+    class_name: str
+    name: str
+    hooks: tuple[str, ...]
+
+
+class MechanismHost(Protocol):
+    kind: str
+
+    def load(self, mech_id: str, source: bytes, state_json: str | None) -> Loaded: ...
+
+    def call(self, mech_id: str, hook: str, ctx: dict[str, Any], seed: int, args: dict[str, Any]) -> Any: ...
+
+    def state_json(self, mech_id: str) -> str: ...
+
+    def unload(self, mech_id: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def decode_reply(mech_id: str, hook: str, reply: dict[str, Any]) -> Any:
+    """The value of a worker reply, or HookFailure naming what went wrong."""
+    if not reply.get("ok"):
+        where = f" ({reply['where']})" if reply.get("where") else ""
+        raise HookFailure(mech_id, hook, "raised", f"{reply.get('error', 'an error')}{where}")
+    if "unencodable" in reply:
+        raise HookFailure(mech_id, hook, "invalid", f"returned {reply['unencodable']}, which is not JSON data")
+    return json.loads(reply["value_json"]) if "value_json" in reply else None
+
+
+class LocalProcessHost:
+    """Workers as host processes. No confinement: only for mechanisms you trust."""
+
+    kind = "host"
+
+    def __init__(self, work_dir: Path, *, call_limit_s: float = DEFAULT_CALL_LIMIT_S) -> None:
+        self.work_dir = work_dir
+        self.call_limit_s = call_limit_s
+        self._workers: dict[str, Worker] = {}
+
+    def load(self, mech_id: str, source: bytes, state_json: str | None) -> Loaded:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        path = self.work_dir / f"m_{mech_id[:16]}" / "mechanism.py"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(source)
+        worker = Worker(str(path))
+        self._workers[mech_id] = worker
+        info = self._request(mech_id, {"op": "import"}, "import", LOAD_LIMIT_S)
+        self._request(mech_id, {"op": "new"}, "MECHANISM()", LOAD_LIMIT_S)
+        if state_json is not None:
+            self._request(mech_id, {"op": "load_state_dict", "state_json": state_json}, "load_state_dict",
+                          self.call_limit_s)
+        return Loaded(info["class"], info["name"], tuple(info["hooks"]))
+
+    def call(self, mech_id: str, hook: str, ctx: dict[str, Any], seed: int, args: dict[str, Any]) -> Any:
+        reply = self._request(mech_id, {"op": "call", "hook": hook, "ctx": ctx, "seed": seed, **args}, hook,
+                              self.call_limit_s, raw=True)
+        return decode_reply(mech_id, hook, reply)
+
+    def state_json(self, mech_id: str) -> str:
+        reply = self._request(mech_id, {"op": "state_dict"}, "state_dict", self.call_limit_s, raw=True)
+        if "unencodable" in reply:
+            raise HookFailure(mech_id, "state_dict", "invalid", f"returned {reply['unencodable']}")
+        decode_reply(mech_id, "state_dict", reply)
+        return str(reply["value_json"])
+
+    def unload(self, mech_id: str) -> None:
+        worker = self._workers.pop(mech_id, None)
+        if worker is not None:
+            worker.stop()
+
+    def close(self) -> None:
+        for mech_id in list(self._workers):
+            self.unload(mech_id)
+
+    def _request(self, mech_id: str, req: dict[str, Any], hook: str, limit_s: float,
+                 raw: bool = False) -> dict[str, Any]:
+        worker = self._workers.get(mech_id)
+        if worker is None:
+            raise HookFailure(mech_id, hook, "died", "the mechanism is not loaded")
+        try:
+            reply = worker.request(req, limit_s, hook)
+        except WorkerTimeout as exc:
+            raise HookFailure(mech_id, hook, "timeout", str(exc)) from None
+        except WorkerDied as exc:
+            raise HookFailure(mech_id, hook, "died", str(exc)) from None
+        except BadReply as exc:
+            raise HookFailure(mech_id, hook, "garbage", str(exc)) from None
+        if raw:
+            return reply
+        decode_reply(mech_id, hook, reply)
+        return reply

@@ -1,0 +1,139 @@
+"""`evolve check`: vet one mechanism — static gate, then the box — and report both.
+
+    report = check_mechanism(Path("mech.py"))       # CheckReport; report.accepted
+    print(report.to_text())
+
+The source is never imported on the host: the gate reads it as text, the box runs it in a container.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import docker
+from pydantic import BaseModel, ConfigDict
+
+from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.ground.space import SearchSpace
+from bilevel_evolve.sandbox.box import run_smoke_test
+from bilevel_evolve.sandbox.box_report import BoxReport
+from bilevel_evolve.sandbox.container_spec import BoxLimits
+from bilevel_evolve.sandbox.gate import GatePolicy, GateReport, check_source
+from bilevel_evolve.sandbox.trace_input import load_trace
+
+CheckStatus = Literal["accepted", "rejected-static", "rejected-smoke"]
+MAX_SOURCE_FILE_BYTES = 1024 * 1024  # the gate rejects anything past 64 KiB; just do not read huge files
+
+
+class CheckReport(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: CheckStatus
+    filename: str
+    sha256: str
+    gate: GateReport | None = None  # None when the gate was switched off
+    box: BoxReport | None = None  # None when the gate rejected the source
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    @property
+    def reasons(self) -> list[str]:
+        if self.gate is not None and not self.gate.ok:
+            return [v.message if v.line is None else f"line {v.line}: {v.message}" for v in self.gate.violations]
+        return list(self.box.reasons) if self.box is not None else []
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status, "accepted": self.accepted, "filename": self.filename, "sha256": self.sha256,
+            "reasons": self.reasons,
+            "gate": json.loads(self.gate.to_json()) if self.gate is not None else None,
+            "box": self.box.to_json() if self.box is not None else None,
+        }
+
+    def to_text(self) -> str:
+        verdict = "ACCEPTED" if self.accepted else f"REJECTED ({self.status})"
+        lines = [f"{self.filename}: {verdict}  sha256 {self.sha256[:16]}"]
+        if self.gate is None:
+            lines.append("gate: switched off")
+        else:
+            lines.append("gate: passed" if self.gate.ok else "gate: rejected")
+            if not self.gate.ok:
+                lines += [f"  {line}" for line in self.gate.to_text().splitlines()]
+        if self.box is not None:
+            lines.append(self.box.to_text())
+        elif self.gate is not None and not self.gate.ok:
+            lines.append("box: not run (the gate rejected the source)")
+        return "\n".join(lines)
+
+
+def _read_source(source_or_path: str | Path) -> tuple[bytes, str]:
+    if isinstance(source_or_path, Path) or (
+        "\n" not in source_or_path and source_or_path.endswith(".py") and Path(source_or_path).is_file()
+    ):
+        path = Path(source_or_path)
+        try:
+            if path.stat().st_size > MAX_SOURCE_FILE_BYTES:
+                raise UsageError(f"{path} is {path.stat().st_size} bytes; a mechanism is at most 64 KiB",
+                                 "split the mechanism or drop what it does not need")
+            return path.read_bytes(), path.name
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}", "pass the path of a mechanism .py file") from None
+    return source_or_path.encode("utf-8", "surrogatepass"), "mechanism.py"
+
+
+def check_mechanism(
+    source_or_path: str | Path,
+    *,
+    gate: bool = True,
+    gpu: bool | None = None,
+    trace: Path | None = None,
+    report_dir: Path | None = None,
+    space: dict[str, Any] | None = None,
+    limits: BoxLimits | None = None,
+    client: docker.DockerClient | None = None,
+    policy: GatePolicy | None = None,
+) -> CheckReport:
+    """Gate, then box (the box only when the gate passes). Raises EvolveError only when the check
+    itself cannot run (unreadable file, no Docker engine, no image, GPU asked for without one)."""
+    data, filename = _read_source(source_or_path)
+    direction, trials = "minimize", None
+    if trace is not None:
+        space, direction, trials = load_trace(trace, space)
+    elif space is not None:
+        space = SearchSpace.from_dict(space).to_dict()
+    gate_report = None
+    if gate:
+        gate_report = check_source(data, filename=filename, policy=policy)
+        sha = gate_report.sha256
+    else:
+        sha = hashlib.sha256(data).hexdigest()
+    if gate_report is not None and not gate_report.ok:
+        report = CheckReport(status="rejected-static", filename=filename, sha256=sha, gate=gate_report)
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            box = BoxReport(status="FAILED", sha256=sha, reasons=("the source is not valid UTF-8",))
+        else:
+            box = run_smoke_test(text, limits=limits, gpu_wanted=gpu, space=space, direction=direction,
+                                 trace=trials, client=client)
+        report = CheckReport(status="accepted" if box.ok else "rejected-smoke", filename=filename, sha256=sha,
+                             gate=gate_report, box=box)
+    if report_dir is not None:
+        save_report(report, report_dir)
+    return report
+
+
+def save_report(report: CheckReport, report_dir: Path) -> None:
+    """gate.json, box.json and report.txt (only the parts that exist)."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    if report.gate is not None:
+        (report_dir / "gate.json").write_text(report.gate.to_json() + "\n", encoding="utf-8")
+    if report.box is not None:
+        (report_dir / "box.json").write_text(json.dumps(report.box.to_json(), indent=2) + "\n", encoding="utf-8")
+    (report_dir / "report.txt").write_text(report.to_text() + "\n", encoding="utf-8")
