@@ -11,7 +11,7 @@
 #   SANDBOX_SKIP_PULL=1  do not probe the registry      (go straight to debootstrap)
 #   SANDBOX_TORCH        torch requirement               (default torch==2.13.0+cpu)
 #   SANDBOX_NUMPY        numpy requirement               (default numpy>=1.26,<3)
-#   DEBIAN_MIRROR        mirror for debootstrap          (default http://deb.debian.org/debian)
+#   DEBIAN_MIRROR        mirror for debootstrap          (default: the Debian mirror of this host's apt sources)
 # --force rebuilds the debootstrap base and the wheelhouse too; without it, what exists is reused.
 set -euo pipefail
 
@@ -21,7 +21,7 @@ LOCAL_BASE="bilevel-evolve-base:bookworm"
 BASE="${SANDBOX_BASE_IMAGE:-}"
 TORCH_REQ="${SANDBOX_TORCH:-torch==2.13.0+cpu}"
 NUMPY_REQ="${SANDBOX_NUMPY:-numpy>=1.26,<3}"
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+MIRROR="${DEBIAN_MIRROR:-}"
 WHEELHOUSE="$ROOT/.wheelhouse"
 WORK="$ROOT/.image-build"
 FORCE=0
@@ -45,8 +45,40 @@ mkdir -p "$WORK"
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# The first Debian archive (not -security) this host's apt already uses, from one-line .list files
+# and deb822 .sources files alike; nothing when the host has none (then DEBIAN_MIRROR must say).
+host_debian_mirror() {
+  local f
+  local etc="${APT_ROOT:-}/etc/apt"  # APT_ROOT: tests point it at a fake tree
+  for f in "$etc/sources.list" "$etc"/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }' "$f"
+  done
+  for f in "$etc"/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'BEGIN { RS = ""; FS = "\n" }
+         /(^|\n)Types:[^\n]*deb([ \n]|$)/ && !/(^|\n)Enabled: *no/ {
+           for (i = 1; i <= NF; i++) if ($i ~ /^URIs:/) { sub(/^URIs: */, "", $i); split($i, u, " "); print u[1] } }' "$f"
+  done
+}
+
+# apt's own proxy, for debootstrap (which reads http_proxy), unless the environment already sets one.
+use_apt_proxy() {
+  [ -n "${http_proxy:-}" ] && return
+  local proxy=""
+  eval "$(apt-config shell proxy Acquire::http::Proxy 2>/dev/null || true)"
+  [ -n "$proxy" ] && { export http_proxy="$proxy"; log "using apt's proxy for debootstrap"; }
+  return 0
+}
+
 build_debootstrap_base() {
   command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install -y debootstrap (or run scripts/install-docker.sh)"
+  if [ -z "$MIRROR" ]; then
+    local archives; archives="$(host_debian_mirror | grep -v -- '-security' || true)"
+    MIRROR="$(grep -m1 -E '/debian/?$' <<<"$archives" || head -n1 <<<"$archives")"
+    [ -n "$MIRROR" ] || die "no Debian mirror in this host's apt sources: set DEBIAN_MIRROR=URL (a Debian archive serving bookworm)"
+  fi
+  use_apt_proxy
   [ "$(id -u)" = 0 ] || die "debootstrap needs root: run this script with sudo"
   local rootfs="$WORK/rootfs" cache="$WORK/debcache"
   rm -rf "$rootfs"; mkdir -p "$rootfs" "$cache"
