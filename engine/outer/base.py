@@ -1,27 +1,43 @@
-"""The outer loop's contract with the inner loop: controllers called at step boundaries."""
+"""The outer loop's contract with the inner loop: controllers called at step boundaries.
+
+A controller reads the loop through a LoopView and answers with decisions (engine.outer.decisions);
+the loop applies them in order, as they come, and traces each. A controller only acts through its
+decisions and its own stores (the archive), so everything it did to the run is in the trace.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bilevel_evolve.engine.mechanisms.active_set import ActiveMechanism
-    from bilevel_evolve.engine.run.loop import InnerLoop
+    from bilevel_evolve.engine.outer.decisions import Decisions, Inject
+    from bilevel_evolve.engine.outer.view import LoopView, MechanismView
     from bilevel_evolve.sandbox.hosts.base import HookFailure
 
 
-class OuterController(Protocol):
-    """Level 1.5 and Level 2 both implement this. before_step runs at most once per step: the
-    loop checkpoints right after it, so a crash never repeats a finished research session."""
+class OuterController:
+    """Level 1.5, Level 2 and the archive bookkeeper are these; each hook does nothing unless
+    overridden. before_step runs at most once per step: the loop checkpoints right after it, so
+    a crash never repeats a finished research session."""
 
     name: str
 
-    def before_step(self, loop: InnerLoop, step: int, iteration: int) -> None: ...
+    def before_step(self, view: LoopView) -> Decisions:
+        return ()
 
-    def on_rollback(self, loop: InnerLoop, mech: ActiveMechanism, failure: HookFailure, step: int) -> None: ...
+    def on_rollback(self, view: LoopView, mech: MechanismView, failure: HookFailure) -> Decisions:
+        """A live mechanism's hook failed and the loop took it out (already traced)."""
+        return ()
 
-    def on_finish(self, loop: InnerLoop) -> None: ...
+    def on_inject_failed(self, view: LoopView, inject: Inject, failure: HookFailure) -> Decisions:
+        """This controller's Inject could not be loaded; the set is unchanged and nothing is traced yet."""
+        return ()
 
-    def state_dict(self) -> dict[str, Any]: ...
+    def on_finish(self, view: LoopView) -> Decisions:
+        return ()
 
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from bilevel_evolve.engine.analysis.diagnosis import Diagnosis, diagnose
-from bilevel_evolve.engine.run.events import ConfigChanged
+from bilevel_evolve.engine.outer.base import OuterController
+from bilevel_evolve.engine.outer.decisions import ChangeConfig, Decisions
 from bilevel_evolve.ground.records import SearchConfig, Strategy
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.llm.client import LLMClient
-    from bilevel_evolve.engine.run.loop import InnerLoop
+    from bilevel_evolve.engine.outer.view import LoopView
 
 MAX_NEW_FREEZES = 5
 MIN_ACTIVE = 4
@@ -40,7 +41,7 @@ class ConfigDecision(BaseModel):
 class Analyst(Protocol):
     source: str
 
-    def decide(self, diagnosis: Diagnosis, config: SearchConfig, loop: InnerLoop) -> ConfigDecision: ...
+    def decide(self, diagnosis: Diagnosis, config: SearchConfig, view: LoopView) -> ConfigDecision: ...
 
 
 class OfflineAnalyst:
@@ -49,7 +50,7 @@ class OfflineAnalyst:
 
     source = "offline"
 
-    def decide(self, d: Diagnosis, config: SearchConfig, loop: InnerLoop) -> ConfigDecision:
+    def decide(self, d: Diagnosis, config: SearchConfig, view: LoopView) -> ConfigDecision:
         useless = [n for n, p in d.params.items() if p.tried >= 4 and p.kept == 0 and n not in config.frozen]
         stuck = d.repetition_rate >= 0.4 or d.stagnation >= d.window
         if stuck:
@@ -73,16 +74,16 @@ class LLMAnalyst:
     def __init__(self, client: LLMClient) -> None:
         self.client = client
 
-    def decide(self, d: Diagnosis, config: SearchConfig, loop: InnerLoop) -> ConfigDecision:
+    def decide(self, d: Diagnosis, config: SearchConfig, view: LoopView) -> ConfigDecision:
         from bilevel_evolve.engine.llm.prompts import prompt_messages
         from bilevel_evolve.engine.llm.summary import format_config, format_history, format_space, format_usage
 
-        s = loop.state
-        space = loop.domain.space
+        space = view.space
+        history = view.history
         messages = prompt_messages(
             "level15_system", "level15", space=format_space(space, config.frozen),
-            direction=loop.domain.direction, history=format_history(s.history, space),
-            usage=format_usage(s.history, space), config=format_config(config),
+            direction=view.direction, history=format_history(history, space),
+            usage=format_usage(history, space), config=format_config(config),
             diagnosis="\n".join(f"- {b}: {e}" for b, _, e in d.bottlenecks()))
 
         def problems(answer: ConfigDecision) -> list[str]:
@@ -93,7 +94,7 @@ class LLMAnalyst:
         return self.client.complete_json(messages, ConfigDecision, "level15", check=problems)
 
 
-class ConfigController:
+class ConfigController(OuterController):
     """The OuterController for Level 1.5."""
 
     name = "level15"
@@ -103,26 +104,18 @@ class ConfigController:
         self.every = every
         self.changes = 0
 
-    def before_step(self, loop: InnerLoop, step: int, iteration: int) -> None:
+    def before_step(self, view: LoopView) -> Decisions:
+        iteration = view.iteration
         if iteration <= 1 or (iteration - 1) % self.every:
-            return
-        s = loop.state
-        before = s.search_config
-        d = diagnose(s.history, loop.domain.space, loop.domain.direction, self.every)
-        decision = self.analyst.decide(d, before, loop)
-        after = apply_decision(before, decision, loop.domain.space.names)
+            return ()
+        before = view.search_config
+        d = diagnose(view.history, view.space, view.direction, self.every)
+        decision = self.analyst.decide(d, before, view)
+        after = apply_decision(before, decision, view.space.names)
         if after == before:
-            return
-        s.search_config = after
+            return ()
         self.changes += 1
-        loop.store.append(ConfigChanged(step=step, iteration=iteration, before=before, after=after,
-                                        reason=decision.diagnosis, source=self.analyst.source))
-
-    def on_rollback(self, loop: InnerLoop, mech: Any, failure: Any, step: int) -> None:
-        return None
-
-    def on_finish(self, loop: InnerLoop) -> None:
-        return None
+        return (ChangeConfig(after, reason=decision.diagnosis, source=self.analyst.source),)
 
     def state_dict(self) -> dict[str, Any]:
         return {"changes": self.changes}

@@ -13,8 +13,19 @@ from bilevel_evolve.engine.agents.base import Agent, start_point
 from bilevel_evolve.engine.analysis.trace_numbers import baseline_reference
 from bilevel_evolve.engine.mechanisms.active_set import ActiveMechanism, MechanismSet
 from bilevel_evolve.engine.outer.base import OuterController
+from bilevel_evolve.engine.outer.decisions import (
+    ChangeConfig,
+    Decision,
+    Decisions,
+    Inject,
+    Record,
+    Reject,
+    Rollback,
+)
+from bilevel_evolve.engine.outer.view import LoopView, MechanismView
 from bilevel_evolve.engine.run.acceptance import AcceptanceRule, noise_floor
 from bilevel_evolve.engine.run.events import (
+    ConfigChanged,
     DecisionMade,
     Event,
     MechanismInjected,
@@ -39,7 +50,7 @@ from bilevel_evolve.ground.records import (
     TrialStatus,
     gain,
 )
-from bilevel_evolve.sandbox.hosts.base import HookFailure
+from bilevel_evolve.sandbox.hosts.base import HookFailure, MechanismHost
 
 log = structlog.get_logger("bilevel_evolve.engine.run.loop")
 
@@ -84,7 +95,7 @@ class LoopOutcome:
 
 class InnerLoop:
     def __init__(self, store: RunStore, config: RunConfig, domain: Domain, agent: Agent,
-                 on_step: StepCallback | None = None, *, mechanisms: MechanismSet | None = None,
+                 on_step: StepCallback | None = None, *, mechanism_host: MechanismHost | None = None,
                  outer: Sequence[OuterController] = (),
                  mechanism_source: Callable[[str], bytes] | None = None) -> None:
         self.store = store
@@ -92,7 +103,8 @@ class InnerLoop:
         self.domain = domain
         self.agent = agent
         self.on_step = on_step
-        self.mechanisms = mechanisms
+        self.mechanisms = None if mechanism_host is None else MechanismSet(
+            mechanism_host, config.seed, self._emit, on_rollback=self._rolled_back)
         self.outer = list(outer)
         self.mechanism_source = mechanism_source
         self.state = LoopState()
@@ -101,8 +113,6 @@ class InnerLoop:
         self._step_now = 0
         self._agent_failures = 0
         self._log = log.bind(run_id=config.run_id)
-        if mechanisms is not None:
-            mechanisms.on_rollback = self._rolled_back
 
     # ---- start / resume ---------------------------------------------------------------------
     def start(self) -> None:
@@ -153,8 +163,10 @@ class InnerLoop:
         return self.finish("completed")
 
     def finish(self, status: str) -> LoopOutcome:
+        done = self.state.steps_done
+        view = LoopView(self, done, max(0, done - self.config.baseline_steps))  # the iterations run
         for controller in self.outer:
-            controller.on_finish(self)
+            self._apply_all(controller, controller.on_finish(view), view)
         best = self.state.best
         self._emit(RunFinished(status=status, steps=self.state.steps_done,  # type: ignore[arg-type]
                                best_value=best.value if best else None,
@@ -170,14 +182,15 @@ class InnerLoop:
     def _step(self, step: int) -> TrialRecord:
         cfg = self.config
         baseline = step < cfg.baseline_steps
-        iteration = 0 if baseline else step - cfg.baseline_steps + 1
+        iteration = self._iteration_of(step)
         self._step_now = step
         if not baseline and self.outer and self._outer_done_step < step:
             traced = self.store.trace_lines
+            view = LoopView(self, step, iteration)
             for controller in self.outer:
-                controller.before_step(self, step, iteration)
+                self._apply_all(controller, controller.before_step(view), view)
             self._outer_done_step = step
-            if self.store.trace_lines > traced:  # it acted (everything it does is traced): keep that
+            if self.store.trace_lines > traced:  # it acted (every decision is traced): keep that
                 self._checkpoint()
         mechs = self._live_mechanisms(baseline)
         ctx = self.context(iteration)
@@ -197,8 +210,9 @@ class InnerLoop:
                     raise EvolveError(f"the proposer failed {self._agent_failures} times in a row; last: "
                                       f"{exc.problem}", "check the model and endpoint, then `evolve resume` "
                                       "the run (nothing is lost)") from None
-                skip = ("invalid", f"the proposer's answer was unusable: {exc.problem}")
-                proposal = Proposal(params=start_point(ctx), source=self.agent.name, rationale=skip[1])
+                unusable = f"the proposer's answer was unusable: {exc.problem}"
+                skip = ("invalid", unusable)
+                proposal = Proposal(params=start_point(ctx), source=self.agent.name, rationale=unusable)
             if mechs and skip is None:
                 proposal = mechs.propose(ctx, proposal, step)
                 proposal, rejection = mechs.review(ctx, proposal, step)
@@ -215,15 +229,65 @@ class InnerLoop:
             return None
         return m
 
+    def _iteration_of(self, step: int) -> int:
+        return max(0, step - self.config.baseline_steps + 1)  # baseline steps are iteration 0
+
     def _rolled_back(self, mech: ActiveMechanism, failure: HookFailure) -> None:
-        step = self._step_now
-        iteration = max(0, step - self.config.baseline_steps + 1)
+        """The mechanism set took out a mechanism whose hook failed: trace it, tell the controllers."""
+        view = LoopView(self, self._step_now, self._iteration_of(self._step_now))
         self._log.warning("mechanism_rolled_back", mechanism=mech.name, hook=failure.hook, reason=failure.reason)
-        self._emit(MechanismRolledBack(step=step, iteration=iteration, mechanism=mech.id, name=mech.name,
+        self._emit(MechanismRolledBack(step=view.step, iteration=view.iteration, mechanism=mech.id, name=mech.name,
                                        status="rolled-back", reason=f"hook {failure.hook} {failure.kind}: "
-                                       f"{failure.reason}", active=self.mechanisms.ids() if self.mechanisms else ()))
+                                       f"{failure.reason}", active=self._active_ids()))
+        gone = MechanismView.of(mech)
         for controller in self.outer:
-            controller.on_rollback(self, mech, failure, step)
+            self._apply_all(controller, controller.on_rollback(view, gone, failure), view)
+
+    # ---- what the outer levels decided ---------------------------------------------------------
+    def _apply_all(self, controller: OuterController, decisions: Decisions, at: LoopView) -> None:
+        """One at a time, as the controller produces them: the next one may depend on this one."""
+        for decision in decisions:
+            self._apply(controller, decision, at)
+
+    def _apply(self, controller: OuterController, decision: Decision, at: LoopView) -> None:
+        step, iteration = at.step, at.iteration
+        match decision:
+            case ChangeConfig(config=after, reason=reason, source=source):
+                before = self.state.search_config
+                self.state.search_config = after
+                self._emit(ConfigChanged(step=step, iteration=iteration, before=before, after=after,
+                                         reason=reason, source=source))
+            case Inject():
+                self._inject(controller, decision, at)
+            case Rollback(mechanism=mech_id, reason=reason):
+                mech = self._mechanism_set().remove(mech_id)
+                self._emit(MechanismRolledBack(step=step, iteration=iteration, mechanism=mech_id,
+                                               name=mech.name if mech else mech_id[:12], status="rolled-back",
+                                               reason=reason, active=self._active_ids()))
+            case Reject(mechanism=mech_id, name=name, status=status, reason=reason):
+                self._emit(MechanismRolledBack(step=step, iteration=iteration, mechanism=mech_id, name=name,
+                                               status=status, reason=reason, active=self._active_ids()))
+            case Record(event=event):
+                self._emit(event)
+
+    def _inject(self, controller: OuterController, inject: Inject, at: LoopView) -> None:
+        mechanisms = self._mechanism_set()
+        try:
+            mech = mechanisms.add(inject.mechanism, inject.source, at.step)
+        except HookFailure as failure:  # the set is as it was; the controller says what to record
+            self._apply_all(controller, controller.on_inject_failed(at, inject, failure), at)
+            return
+        self._emit(MechanismInjected(step=at.step, iteration=at.iteration, mechanism=inject.mechanism,
+                                     name=mech.name, active=mechanisms.ids()))
+        self._log.info("mechanism_injected", name=mech.name, id=inject.mechanism[:12])
+
+    def _mechanism_set(self) -> MechanismSet:
+        if self.mechanisms is None:
+            raise EvolveError("an outer level changed the mechanism set of a run that has no mechanism host")
+        return self.mechanisms
+
+    def _active_ids(self) -> tuple[str, ...]:
+        return () if self.mechanisms is None else self.mechanisms.ids()
 
     def _evaluate(self, step: int, iteration: int, proposal: Proposal,
                   skip: tuple[TrialStatus, str] | None = None) -> tuple[dict, TrialResult]:

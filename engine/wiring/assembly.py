@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from bilevel_evolve.domains.base import Domain
 from bilevel_evolve.engine.agents.base import Agent
 from bilevel_evolve.engine.agents.factory import build_agent, build_llm_for
-from bilevel_evolve.engine.mechanisms.active_set import MechanismSet
 from bilevel_evolve.engine.mechanisms.bookkeeping import ArchiveBookkeeper
 from bilevel_evolve.engine.outer.base import OuterController
 from bilevel_evolve.engine.run.loop import InnerLoop
@@ -97,12 +96,11 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
 
         analyst = OfflineAnalyst() if offline else LLMAnalyst(parts.client)  # type: ignore[arg-type]
         outer.append(ConfigController(analyst, every=config.level15_every))
-    mechanisms = None
+    host = None
     source = None
     if parts.archive is not None:
         host = _host(config, run_dir)
         parts.closers.append(host.close)
-        mechanisms = MechanismSet(host, config.seed, store.append)
         source = parts.archive.source
         outer.append(ArchiveBookkeeper(parts.archive))
     if "2" in config.levels:
@@ -113,7 +111,7 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
         scientist = _scientist(parts.client)
         outer.append(ResearchController(scientist, parts.archive, SandboxVetter(), every=config.level2_every,
                                         repair_rounds=config.repair_rounds))
-    return InnerLoop(store, config, parts.domain, parts.agent, mechanisms=mechanisms, outer=outer,
+    return InnerLoop(store, config, parts.domain, parts.agent, mechanism_host=host, outer=outer,
                      mechanism_source=source)
 
 

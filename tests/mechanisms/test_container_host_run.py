@@ -79,10 +79,11 @@ def _run(tmp_path: Path, host: Any, source: str) -> tuple[Any, Any, RunStore, Me
     config = RunConfig(run_id="time-bomb", domain="function:branin", iterations=20, seed=5)
     store = RunStore.create(tmp_path / "run", config)
     try:
-        mechanisms = MechanismSet(host, config.seed, store.append, on_rollback=lambda m, f: None)
+        loop = InnerLoop(store, config, load_domain(config.domain), OfflineAgent(), mechanism_host=host)
+        mechanisms = loop.mechanisms
+        assert mechanisms is not None
         mechanisms.add("time-bomb", source.encode(), step=0)
         mechanisms.add("counter", COUNTER.encode(), step=0)
-        loop = InnerLoop(store, config, load_domain(config.domain), OfflineAgent(), mechanisms=mechanisms)
         loop.start()
         outcome = loop.run()
         assert outcome.status == "completed" and outcome.steps == config.total_steps
@@ -141,11 +142,12 @@ def test_faulty_mechanisms_are_rolled_back_mid_run_and_the_run_finishes_with_the
     store = RunStore.create(tmp_path / "run", config)
     host = ContainerHost(config.run_id, client=docker_client, image=sandbox_image, call_limit_s=1.0)
     try:
-        mechanisms = MechanismSet(host, config.seed, store.append, on_rollback=lambda m, f: None)
+        loop = InnerLoop(store, config, load_domain(config.domain), OfflineAgent(), mechanism_host=host)
+        mechanisms = loop.mechanisms
+        assert mechanisms is not None
         for mech_id, source in faulty.items():  # in archive order, ahead of the counter
             mechanisms.add(mech_id, source, step=0)
         mechanisms.add("counter", COUNTER.encode(), step=0)
-        loop = InnerLoop(store, config, load_domain(config.domain), OfflineAgent(), mechanisms=mechanisms)
         loop.start()
         outcome = loop.run()
         checkpoint = store.load_checkpoint()

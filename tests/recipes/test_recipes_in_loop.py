@@ -47,15 +47,15 @@ def run_loop(tmp_path: Path, recipe: Recipe | None) -> tuple[list[Any], Mechanis
     config = RunConfig(run_id="recipes", domain="mixed", iterations=ITERATIONS, seed=5)
     store = RunStore.create(tmp_path / "run", config)
     host = LocalProcessHost(tmp_path / "host")
-    mechanisms = None
     try:
+        loop = InnerLoop(store, config, MixedDomain(), OfflineAgent(),
+                         mechanism_host=host if recipe is not None else None)
         if recipe is not None:
-            mechanisms = MechanismSet(host, config.seed, store.append, on_rollback=lambda m, f: None)
-            mechanisms.add(recipe.name, recipe_source(recipe), step=0)
-        loop = InnerLoop(store, config, MixedDomain(), OfflineAgent(), mechanisms=mechanisms)
+            assert loop.mechanisms is not None
+            loop.mechanisms.add(recipe.name, recipe_source(recipe), step=0)
         loop.start()
         loop.run()
-        return store.events(), mechanisms
+        return store.events(), loop.mechanisms
     finally:
         host.close()
         store.close()

@@ -8,7 +8,6 @@ import pytest
 from quadratic_domain import QuadraticDomain
 
 from bilevel_evolve.engine.agents.offline import OfflineAgent
-from bilevel_evolve.engine.mechanisms.active_set import MechanismSet
 from bilevel_evolve.engine.run.loop import InnerLoop
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
@@ -70,8 +69,9 @@ def test_a_faulty_hook_is_rolled_back_without_stopping_the_loop(tmp_path: Path, 
     config = RunConfig(run_id="t", domain="test", iterations=8, seed=1)
     store = RunStore.create(tmp_path / "run", config)
     host = LocalProcessHost(tmp_path / "host", call_limit_s=1.0)
-    mechanisms = MechanismSet(host, config.seed, store.append, on_rollback=lambda m, f: None)
-    loop = InnerLoop(store, config, QuadraticDomain(), OfflineAgent(), mechanisms=mechanisms)
+    loop = InnerLoop(store, config, QuadraticDomain(), OfflineAgent(), mechanism_host=host)
+    mechanisms = loop.mechanisms
+    assert mechanisms is not None
     try:
         mechanisms.add("good", GOOD, 0)
         mechanisms.add("faulty", _faulty(kind), 0)
@@ -97,9 +97,9 @@ def test_a_mechanism_that_cannot_come_back_on_resume_is_rolled_back_and_the_run_
     store = RunStore.create(tmp_path / "run", config)
     host = LocalProcessHost(tmp_path / "host", call_limit_s=2.0)
     try:
-        mechanisms = MechanismSet(host, config.seed, store.append)
-        loop = InnerLoop(store, config, QuadraticDomain(), OfflineAgent(), mechanisms=mechanisms)
-        mechanisms.add("good", GOOD, 0)
+        loop = InnerLoop(store, config, QuadraticDomain(), OfflineAgent(), mechanism_host=host)
+        assert loop.mechanisms is not None
+        loop.mechanisms.add("good", GOOD, 0)
         loop.start()
         loop._step(0)
         loop._step(1)  # checkpointed with "good" active; now the process "dies"
@@ -109,8 +109,7 @@ def test_a_mechanism_that_cannot_come_back_on_resume_is_rolled_back_and_the_run_
     store = RunStore.open(tmp_path / "run")
     host = LocalProcessHost(tmp_path / "host2", call_limit_s=2.0)
     try:
-        mechanisms = MechanismSet(host, config.seed, store.append)
-        loop = InnerLoop(store, config, QuadraticDomain(), OfflineAgent(), mechanisms=mechanisms,
+        loop = InnerLoop(store, config, QuadraticDomain(), OfflineAgent(), mechanism_host=host,
                          mechanism_source=lambda mech_id: broken)
         loop.resume()
         outcome = loop.run()
@@ -118,4 +117,5 @@ def test_a_mechanism_that_cannot_come_back_on_resume_is_rolled_back_and_the_run_
         host.close()
     rollback = next(e for e in store.events() if e.kind == "rollback")
     assert rollback.mechanism == "good" and "the archive copy no longer imports" in rollback.reason
-    assert outcome.status == "completed" and outcome.steps == 7 and mechanisms.active == []
+    assert outcome.status == "completed" and outcome.steps == 7
+    assert loop.mechanisms is not None and loop.mechanisms.active == []

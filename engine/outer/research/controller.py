@@ -11,6 +11,7 @@ the next M iterations, reverts one that makes the search measurably worse, and a
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -19,27 +20,26 @@ import structlog
 from bilevel_evolve.engine.analysis.diagnosis import diagnose
 from bilevel_evolve.engine.analysis.trace_numbers import failure_rate
 from bilevel_evolve.engine.llm.summary import format_history, format_space
+from bilevel_evolve.engine.outer.base import OuterController
+from bilevel_evolve.engine.outer.decisions import Decision, Decisions, Inject, Record, Reject, Rollback
 from bilevel_evolve.engine.outer.research.candidates import Candidate, ResearchInput, Scientist
 from bilevel_evolve.engine.outer.research.vetting import Vetter, Vetting
-from bilevel_evolve.engine.run.events import (
-    EffectMeasured,
-    MechanismInjected,
-    MechanismRolledBack,
-    ResearchSessionEvent,
-)
+from bilevel_evolve.engine.run.events import EffectMeasured, ResearchSessionEvent
 from bilevel_evolve.ground.records import gain
-from bilevel_evolve.sandbox.hosts.base import HookFailure
 
 if TYPE_CHECKING:
-    from bilevel_evolve.engine.mechanisms.active_set import ActiveMechanism
-    from bilevel_evolve.engine.run.loop import InnerLoop
+    from bilevel_evolve.engine.outer.view import LoopView, MechanismView
     from bilevel_evolve.ground.records import TrialRecord
     from bilevel_evolve.mechanism_archive.archive import Archive
+    from bilevel_evolve.sandbox.hosts.base import HookFailure
 
 log = structlog.get_logger("bilevel_evolve.engine.outer.research")
 
 
-class ResearchController:
+class ResearchController(OuterController):
+    """Its hooks are generators: the loop applies each decision as it is yielded, so what comes
+    after a rollback or an injection (the active-set limit, the session's input) sees the new set."""
+
     name = "level2"
 
     def __init__(self, scientist: Scientist, archive: Archive, vetter: Vetter, *, every: int = 8,
@@ -55,20 +55,28 @@ class ResearchController:
         self.pending: dict[str, dict[str, Any]] = {}  # mechanism id -> effect window bookkeeping
 
     # ---- OuterController --------------------------------------------------------------------------
-    def before_step(self, loop: InnerLoop, step: int, iteration: int) -> None:
-        self._measure_effects(loop, step, iteration, final=False)
-        if iteration < self.every or iteration % self.every:
+    def before_step(self, view: LoopView) -> Iterator[Decision]:
+        yield from self._measure_effects(view, final=False)
+        if view.iteration < self.every or view.iteration % self.every:
             return
-        if loop.mechanisms is None or len(loop.mechanisms.active) >= self.max_active:
+        if not view.runs_mechanisms or len(view.mechanisms) >= self.max_active:
             return
-        self._session(loop, step, iteration)
+        yield from self._session(view)
 
-    def on_rollback(self, loop: InnerLoop, mech: ActiveMechanism, failure: HookFailure, step: int) -> None:
+    def on_rollback(self, view: LoopView, mech: MechanismView, failure: HookFailure) -> Decisions:
         self.pending.pop(mech.id, None)  # the archive side is the ArchiveBookkeeper's
+        return ()
 
-    def on_finish(self, loop: InnerLoop) -> None:
-        iteration = max(0, loop.state.steps_done - loop.config.baseline_steps)
-        self._measure_effects(loop, loop.state.steps_done, iteration, final=True)
+    def on_inject_failed(self, view: LoopView, inject: Inject, failure: HookFailure) -> Decisions:
+        self.pending.pop(inject.mechanism, None)
+        run_id = view.config.run_id
+        reason = f"could not be loaded into the mechanism host: {failure.reason}"
+        self.archive.set_status(inject.mechanism, "rolled-back", run_id=run_id, reason=reason,
+                                key=f"{run_id}:inject-failed:{inject.mechanism}")
+        return (Reject(inject.mechanism, inject.name, "rolled-back", reason),)
+
+    def on_finish(self, view: LoopView) -> Iterator[Decision]:
+        yield from self._measure_effects(view, final=True)
 
     def state_dict(self) -> dict[str, Any]:
         return {"sessions": self.sessions, "tried": self.tried, "pending": self.pending}
@@ -79,16 +87,16 @@ class ResearchController:
         self.pending = dict(state.get("pending", {}))
 
     # ---- one research session ---------------------------------------------------------------------
-    def _session(self, loop: InnerLoop, step: int, iteration: int) -> None:
-        assert loop.mechanisms is not None
+    def _session(self, view: LoopView) -> Iterator[Decision]:
         self.sessions += 1
-        s = loop.state
-        space = loop.domain.space
-        diagnosis = diagnose(s.history, space, loop.domain.direction, self.every)
-        data = ResearchInput(diagnosis=diagnosis, active=tuple(m.name for m in loop.mechanisms.active),
+        space = view.space
+        history = view.history
+        run_id = view.config.run_id
+        diagnosis = diagnose(history, space, view.direction, self.every)
+        data = ResearchInput(diagnosis=diagnosis, active=tuple(m.name for m in view.mechanisms),
                              tried=frozenset(self.tried), session_number=self.sessions,
-                             space_text=format_space(space, s.search_config.frozen),
-                             history_text=format_history(s.history, space))
+                             space_text=format_space(space, view.search_config.frozen),
+                             history_text=format_history(history, space))
         hypotheses = self.scientist.hypothesize(data)
         chosen = max(hypotheses, key=lambda h: h.score) if hypotheses else None
         candidates: list[dict[str, Any]] = []
@@ -96,86 +104,70 @@ class ResearchController:
         rounds = 0
         while candidate is not None:
             self.tried.append(candidate.name)
-            vetting = self.vetter.vet(candidate, space.to_dict(), loop.domain.direction)
-            mech_id = self._archive(loop, candidate, vetting, step, len(candidates))
+            vetting = self.vetter.vet(candidate, space.to_dict(), view.direction)
+            mech_id = self._archive(run_id, candidate, vetting, view.step, len(candidates))
             candidates.append({"id": mech_id, "name": candidate.name, "status": vetting.status,
                                "reason": vetting.reason, "parents": list(candidate.parents)})
             if vetting.accepted:
-                self._inject(loop, mech_id, candidate, step, iteration)
+                self._open_effect_window(view, mech_id)
+                yield Inject(mech_id, candidate.name, self.archive.source(mech_id))
                 break
-            loop.store.append(MechanismRolledBack(
-                step=step, iteration=iteration, mechanism=mech_id, name=candidate.name, status=vetting.status,
-                reason=f"{vetting.reason} — previous mechanism set kept", active=loop.mechanisms.ids()))
+            yield Reject(mech_id, candidate.name, vetting.status, f"{vetting.reason} — previous mechanism set kept")
             log.warning("candidate_rejected", name=candidate.name, status=vetting.status, reason=vetting.reason)
             rounds += 1
             if rounds > self.repair_rounds:
                 break
             failed = replace(candidate, notes={**candidate.notes, "id": mech_id})
             candidate = self.scientist.repair(failed, vetting.text, rounds, data)
-        loop.store.append(ResearchSessionEvent(
-            step=step, iteration=iteration, session_id=f"{loop.config.run_id}/s{self.sessions}",
+        yield Record(ResearchSessionEvent(
+            step=view.step, iteration=view.iteration, session_id=f"{run_id}/s{self.sessions}",
             source=self.scientist.origin, diagnosis=diagnosis.to_json(),
             hypotheses=tuple(h.to_json() for h in hypotheses), chosen=chosen.bottleneck if chosen else "",
             candidates=tuple(candidates)))
 
-    def _archive(self, loop: InnerLoop, candidate: Candidate, vetting: Vetting, step: int, n: int) -> str:
+    def _archive(self, run_id: str, candidate: Candidate, vetting: Vetting, step: int, n: int) -> str:
         gate = vetting.gate or {}
         record = self.archive.add(
             candidate.source, name=candidate.name, class_name=gate.get("mechanism_class") or candidate.name,
-            origin=candidate.origin, parents=candidate.parents, run_id=loop.config.run_id,
+            origin=candidate.origin, parents=candidate.parents, run_id=run_id,
             session=candidate.session, gate_report=vetting.gate, box_report=vetting.box, status=vetting.status,
-            reason=vetting.reason, key=f"{loop.config.run_id}:session:{step}:{n}")
+            reason=vetting.reason, key=f"{run_id}:session:{step}:{n}")
         return record.id
 
-    def _inject(self, loop: InnerLoop, mech_id: str, candidate: Candidate, step: int, iteration: int) -> None:
-        assert loop.mechanisms is not None
-        try:
-            mech = loop.mechanisms.add(mech_id, self.archive.source(mech_id), step)
-        except HookFailure as failure:
-            reason = f"could not be loaded into the mechanism host: {failure.reason}"
-            self.archive.set_status(mech_id, "rolled-back", run_id=loop.config.run_id, reason=reason,
-                                    key=f"{loop.config.run_id}:inject-failed:{mech_id}")
-            loop.store.append(MechanismRolledBack(step=step, iteration=iteration, mechanism=mech_id,
-                                                  name=candidate.name, status="rolled-back", reason=reason,
-                                                  active=loop.mechanisms.ids()))
-            return
-        window = [t.value for t in loop.state.history[-self.every:] if t.value is not None]
-        self.pending[mech_id] = {"step": step, "iteration": iteration,
-                                 "best_before": loop.state.best.value if loop.state.best else None,
+    def _open_effect_window(self, view: LoopView, mech_id: str) -> None:
+        """What the search looked like at injection; _measure_effects compares M iterations later."""
+        recent = view.history[-self.every:]
+        window = [t.value for t in recent if t.value is not None]
+        best = view.best
+        self.pending[mech_id] = {"step": view.step, "iteration": view.iteration,
+                                 "best_before": best.value if best else None,
                                  "median_before": statistics.median(window) if window else None,
-                                 "fail_before": failure_rate(loop.state.history[-self.every:])}
-        loop.store.append(MechanismInjected(step=step, iteration=iteration, mechanism=mech_id, name=mech.name,
-                                            active=loop.mechanisms.ids()))
-        log.info("mechanism_injected", name=mech.name, id=mech_id[:12])
+                                 "fail_before": failure_rate(recent)}
 
     # ---- effect of an injected mechanism ------------------------------------------------------------
-    def _measure_effects(self, loop: InnerLoop, step: int, iteration: int, *, final: bool) -> None:
+    def _measure_effects(self, view: LoopView, *, final: bool) -> Iterator[Decision]:
         for mech_id, start in list(self.pending.items()):
-            done = iteration - start["iteration"]
+            done = view.iteration - start["iteration"]
             if done < self.every and not final:
                 continue
             if done <= 0:
                 del self.pending[mech_id]
                 continue
-            after = loop.state.history[-done:]
-            effect = _effect(start, after, loop, done)
+            effect = _effect(start, view.history[-done:], view, done)
             del self.pending[mech_id]
-            run_id = loop.config.run_id
+            run_id = view.config.run_id
             self.archive.record_effect(mech_id, run_id=run_id, effect=effect, key=f"{run_id}:effect:{mech_id}")
-            loop.store.append(EffectMeasured(step=step, iteration=iteration, mechanism=mech_id, effect=effect))
-            if effect["verdict"] == "worse" and loop.mechanisms is not None:
-                mech = loop.mechanisms.remove(mech_id)
+            yield Record(EffectMeasured(step=view.step, iteration=view.iteration, mechanism=mech_id, effect=effect))
+            if effect["verdict"] == "worse" and view.runs_mechanisms:
                 reason = f"made the search worse: {effect['why']}"
                 self.archive.set_status(mech_id, "rolled-back", run_id=run_id, reason=reason,
                                         key=f"{run_id}:reverted:{mech_id}")
-                loop.store.append(MechanismRolledBack(
-                    step=step, iteration=iteration, mechanism=mech_id, name=mech.name if mech else mech_id[:12],
-                    status="rolled-back", reason=reason, active=loop.mechanisms.ids()))
+                yield Rollback(mech_id, reason)
 
 
-def _effect(start: dict[str, Any], after: list[TrialRecord], loop: InnerLoop, window: int) -> dict[str, Any]:
-    direction = loop.domain.direction
-    best_after = loop.state.best.value if loop.state.best else None
+def _effect(start: dict[str, Any], after: Sequence[TrialRecord], view: LoopView, window: int) -> dict[str, Any]:
+    direction = view.direction
+    best_after = view.best.value if view.best else None
     before = start["best_before"]
     delta = None if before is None or best_after is None else best_after - before
     improved = before is not None and best_after is not None and gain(best_after, before, direction) > 0
@@ -183,7 +175,7 @@ def _effect(start: dict[str, Any], after: list[TrialRecord], loop: InnerLoop, wi
     median_after = statistics.median(values) if values else None
     fail_after = failure_rate(after)
     median_before = start["median_before"]
-    margin = max(loop.state.noise_floor, 0.05 * abs(median_before or 0.0))
+    margin = max(view.noise_floor, 0.05 * abs(median_before or 0.0))
     worse_median = (median_before is not None and median_after is not None
                     and gain(median_after, median_before, direction) < -margin)
     worse_fail = fail_after > start["fail_before"] + 0.3
