@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from pathlib import Path
 
 import pytest
-from kill_resume import reference_run, run_with_random_kills
+from kill_resume import reference_run, run_with_kills
 
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.mechanism_archive.archive import Archive
@@ -30,13 +29,15 @@ def test_resume_after_sigkill_mid_session_keeps_archive_and_active_set_consisten
     common = ["--domain", "function:hartmann6", "--iterations", "20", "--levels", "1,2", "--level2-every", "4",
               "--seed", "3", "--no-progress", "--archive", str(tmp_path / "archive")]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    reference_s = reference_run(common, tmp_path / "ref", env=env, cwd=tmp_path)
+    reference_run(common, tmp_path / "ref", env=env, cwd=tmp_path)
     reference = _decisions(tmp_path / "ref")
+    sessions = [e.step for e in RunStore.open(tmp_path / "ref").events() if e.kind == "research_session"]
+    assert len(sessions) >= 2
 
     run_dir = tmp_path / "killed"
-    kills = run_with_random_kills(common, run_dir, env=env, cwd=tmp_path, rng=random.Random(7),
-                                  reference_s=reference_s, attempts=30)
-    assert kills >= 2, f"only {kills} kills landed mid-run"
+    # once step S-1 is decided, step S begins with its research session: each kill lands in one
+    kills = run_with_kills(common, run_dir, env=env, cwd=tmp_path, kill_after=sessions)
+    assert len(kills) >= 2, f"only {kills} kills landed mid-run"
     trials, hooks, active = _decisions(run_dir)
     assert trials == reference[0]
     assert hooks == reference[1]
