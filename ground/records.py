@@ -87,13 +87,15 @@ class SearchContext:
         """True when value a is strictly better than value b in this direction."""
         return gain(a, b, self.direction) > 0
 
-    def to_json(self) -> dict[str, Any]:
-        """The serializable form sent to sandboxed mechanisms and recorded for replay."""
+    def to_json(self, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The serializable form sent to sandboxed mechanisms and recorded for replay. A caller
+        that keeps its trials' dumps passes them as `history` (`[t.model_dump() for t in
+        self.history]`, made earlier) rather than having every trial dumped again."""
         return {
             "space": self.space.to_dict(),
             "direction": self.direction,
             "iteration": self.iteration,
-            "history": [t.model_dump() for t in self.history],
+            "history": [t.model_dump() for t in self.history] if history is None else history,
             "incumbent": self.incumbent.model_dump() if self.incumbent else None,
             "config": self.config.model_dump(),
             "hints": self.hints.model_dump(),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bilevel_evolve.engine.mechanisms.ctx_json import CtxJson
 from bilevel_evolve.engine.run.events import Event, HintsGiven, HookCalled
 from bilevel_evolve.ground.contract.returns import check_return
 from bilevel_evolve.ground.records import Hints, Proposal, SearchContext, TrialRecord
@@ -57,13 +58,7 @@ class MechanismSet:
         self.emit = emit
         self.on_rollback = on_rollback  # the inner loop installs its own
         self.active: list[ActiveMechanism] = []
-        self._ctx_json: tuple[SearchContext, dict[str, Any]] | None = None
-
-    def ctx_json(self, ctx: SearchContext) -> dict[str, Any]:
-        """ctx.to_json(), once per ctx object: a step's later phases share one ctx (and its history)."""
-        if self._ctx_json is None or self._ctx_json[0] is not ctx:
-            self._ctx_json = (ctx, ctx.to_json())
-        return self._ctx_json[1]
+        self.ctx_json = CtxJson()
 
     # ---- membership ---------------------------------------------------------------------------
     def add(self, mech_id: str, source: bytes, step: int, state_json: str | None = None,

@@ -10,7 +10,8 @@ optionally followed by a TAB and a payload (JSON text never holds a raw TAB or n
     {"id": 4, "op": "state_dict", "mech": ID, "limit_s": 5}
     {"id": 5, "op": "unload", "mech": ID}
 A call's payload is the worker request (sandbox/guest/worker.py's protocol), passed on byte for
-byte, so the ctx is not decoded and re-encoded here. Replies: {"id": N, "ok": true} TAB WORKER_REPLY
+byte, so the ctx is not decoded and re-encoded here; the worker keeps the history, so the payload
+usually carries only the trials it lacks. Replies: {"id": N, "ok": true} TAB WORKER_REPLY
 when the mechanism's worker answered (the worker reply, again passed on as is, says whether the
 mechanism itself raised; for load it is the import's answer: class, name, hooks), or {"id": N,
 "ok": false, "kind": K, "reason": TEXT} with K in timeout/died/garbage when it did not; that worker

@@ -3,6 +3,12 @@
 Runs inside the container as a fresh interpreter started by harness.py with a clean environment;
 it never sees the run's nonce. Requests arrive one JSON line at a time on --cmd-fd, replies leave on
 --res-fd; the mechanism's own stdout/stderr go to a pipe the parent caps. Standard library only.
+
+A call's ctx either holds the whole history (`SearchContext.to_json()`; the worker keeps it), or
+leaves it out and the request carries the trials appended since: `history_base`, the count the
+worker must already hold, and `history_new` (sandbox/hosts/history.py sends them). A worker that
+holds another count answers `history_mismatch` instead of calling the hook, and the host sends
+the whole history. The hook gets the same ctx either way.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ import json
 import os
 import sys
 import traceback
+from dataclasses import replace
 from typing import Any
 
-from bilevel_evolve.ground.contract.ctx import HOOKS, STATE_HOOKS, Trial, build_context
+from bilevel_evolve.ground.contract.ctx import HOOKS, STATE_HOOKS, Context, Trial, build_context
 
 MECHANISM_FILE = "mechanism.py"
 
@@ -53,6 +60,7 @@ class Session:
         self.path = path
         self.cls: Any = None
         self.instance: Any = None
+        self.history: tuple[Trial, ...] = ()  # the history of the last call's ctx
 
     def handle(self, req: dict[str, Any]) -> dict[str, Any]:
         op = req["op"]
@@ -96,7 +104,11 @@ class Session:
 
     def _call(self, req: dict[str, Any]) -> dict[str, Any]:
         hook = req["hook"]
-        ctx = build_context(req["ctx"], seed=int(req["seed"]), hook=hook)
+        ctx = self._context(req, hook)
+        if ctx is None:
+            return {"ok": False, "history_mismatch": True, "where": "",
+                    "error": f"the call assumed {req['history_base']} trials of history; the worker holds "
+                             f"{len(self.history)}"}
         args: list[Any] = []
         if hook == "review":
             args = [dict(req["proposal"])]
@@ -110,6 +122,20 @@ class Session:
             return {"ok": True, "value_json": json.dumps(value, default=_plain, sort_keys=True)}
         except (TypeError, ValueError):
             return {"ok": True, "unencodable": _describe(value)}
+
+    def _context(self, req: dict[str, Any], hook: str) -> Context | None:
+        """The call's ctx, its history completed from the one kept; None when the call assumed a
+        history of another length than the one kept."""
+        seed = int(req["seed"])
+        if "history_base" not in req:  # the whole history
+            ctx = build_context(req["ctx"], seed=seed, hook=hook)
+        elif int(req["history_base"]) != len(self.history):
+            return None
+        else:
+            history = self.history + tuple(Trial.from_json(t) for t in req["history_new"])
+            ctx = replace(build_context(req["ctx"], seed=seed, hook=hook), history=history)
+        self.history = ctx.history
+        return ctx
 
 
 def main() -> int:

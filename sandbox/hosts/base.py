@@ -1,7 +1,9 @@
 """Where mechanism code runs. The engine never imports a mechanism itself: it talks to a host.
 
 Both hosts speak the smoke-test worker's protocol (`sandbox/guest/worker.py`): one worker process
-per mechanism, one JSON request and reply per hook call, a deadline on every call.
+per mechanism, one JSON request and reply per hook call, a deadline on every call. The worker keeps
+the history, so a call sends only the trials it lacks (`sandbox/hosts/history.py`;
+`incremental_history=False` sends the whole history every time, as the smoke test does).
 - `ContainerHost` (default) keeps the workers inside one long-lived hardened container per run.
 - `LocalProcessHost` runs the workers as plain processes on the host: unconfined, for trusted code
   only, behind an explicit flag and with a warning on every run.
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bilevel_evolve.sandbox.guest.worker_link import BadReply, Worker, WorkerDied, WorkerTimeout
+from bilevel_evolve.sandbox.hosts.history import HistoryFeed
 
 DEFAULT_CALL_LIMIT_S = 5.0
 LOAD_LIMIT_S = 60.0  # importing torch inside a fresh worker takes seconds
@@ -64,18 +67,21 @@ class LocalProcessHost:
 
     kind = "host"
 
-    def __init__(self, work_dir: Path, *, call_limit_s: float = DEFAULT_CALL_LIMIT_S) -> None:
+    def __init__(self, work_dir: Path, *, call_limit_s: float = DEFAULT_CALL_LIMIT_S,
+                 incremental_history: bool = True) -> None:
         self.work_dir = work_dir
         self.call_limit_s = call_limit_s
+        self.incremental_history = incremental_history
         self._workers: dict[str, Worker] = {}
+        self._feeds: dict[str, HistoryFeed] = {}  # one per worker: what it holds of the history
 
     def load(self, mech_id: str, source: bytes, state_json: str | None) -> Loaded:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         path = self.work_dir / f"m_{mech_id[:16]}" / "mechanism.py"
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(source)
-        worker = Worker(str(path))
-        self._workers[mech_id] = worker
+        self._workers[mech_id] = Worker(str(path))
+        self._feeds[mech_id] = HistoryFeed(self.incremental_history)
         info = self._request(mech_id, {"op": "import"}, "import", LOAD_LIMIT_S)
         self._request(mech_id, {"op": "new"}, "MECHANISM()", LOAD_LIMIT_S)
         if state_json is not None:
@@ -84,8 +90,11 @@ class LocalProcessHost:
         return Loaded(info["class"], info["name"], tuple(info["hooks"]))
 
     def call(self, mech_id: str, hook: str, ctx: dict[str, Any], seed: int, args: dict[str, Any]) -> Any:
-        reply = self._request(mech_id, {"op": "call", "hook": hook, "ctx": ctx, "seed": seed, **args}, hook,
-                              self.call_limit_s, raw=True)
+        feed = self._feeds.get(mech_id)
+        if feed is None:
+            raise HookFailure(mech_id, hook, "died", "the mechanism is not loaded")
+        reply = feed.call(lambda request, limit_s: self._request(mech_id, request, hook, limit_s, raw=True),
+                          hook, ctx, seed, args, self.call_limit_s)
         return decode_reply(mech_id, hook, reply)
 
     def state_json(self, mech_id: str) -> str:
@@ -96,6 +105,7 @@ class LocalProcessHost:
         return str(reply["value_json"])
 
     def unload(self, mech_id: str) -> None:
+        self._feeds.pop(mech_id, None)
         worker = self._workers.pop(mech_id, None)
         if worker is not None:
             worker.stop()

@@ -8,7 +8,9 @@
 The container has exactly the smoke-test box's confinement (`bilevel_evolve.sandbox.container_spec`) and runs
 `sandbox/guest/host_server.py`, which keeps one worker process per mechanism. Requests and
 replies are JSON lines over the container's stdin/stdout (the Docker attach socket). Every
-exchange has two deadlines: the server's on the worker, and a slightly larger one here.
+exchange has two deadlines: the server's on the worker, and a slightly larger one here. Each
+worker keeps the history; a call carries only the trials it lacks (`sandbox/hosts/history.py`),
+and a worker started afresh (a load, a reload after a restart) gets the whole history once.
 
 Faults, from the caller's point of view (`HookFailure.kind`), and what the host does:
 - the worker stalls, dies (e.g. OOM-killed: workers are the OOM killer's first victims) or answers
@@ -40,6 +42,7 @@ from bilevel_evolve.sandbox.box import MAX_SOURCE_BYTES  # the same cap as the s
 from bilevel_evolve.sandbox.container_spec import BoxLimits, hardened_settings
 from bilevel_evolve.sandbox.hosts.base import DEFAULT_CALL_LIMIT_S, LOAD_LIMIT_S, HookFailure, Loaded, decode_reply
 from bilevel_evolve.sandbox.hosts.channel import Channel, ChannelFault, parse_envelope
+from bilevel_evolve.sandbox.hosts.history import HistoryFeed
 from bilevel_evolve.sandbox.image import HOST_SERVER_MODULE, connect, guest_command, image_name, require_image
 from bilevel_evolve.sandbox.lifecycle import REGISTRY, sweep_once
 
@@ -54,6 +57,7 @@ class _Kept:
 
     source: bytes
     state_json: str | None
+    history: HistoryFeed  # what its current worker holds of the history
 
 
 class ContainerHost:
@@ -64,7 +68,7 @@ class ContainerHost:
     def __init__(self, run_id: str, *, call_limit_s: float = DEFAULT_CALL_LIMIT_S,
                  load_limit_s: float = LOAD_LIMIT_S, client: docker.DockerClient | None = None,
                  image: str | None = None, gpu: bool = False, limits: BoxLimits | None = None,
-                 command: list[str] | None = None) -> None:
+                 command: list[str] | None = None, incremental_history: bool = True) -> None:
         self.run_id = run_id
         self.call_limit_s = call_limit_s
         self.load_limit_s = load_limit_s
@@ -72,6 +76,7 @@ class ContainerHost:
         self.gpu = gpu
         self.limits = limits or HOST_LIMITS
         self.command = command or guest_command(HOST_SERVER_MODULE)
+        self.incremental_history = incremental_history
         self.restarts = 0  # containers replaced after a fault
         self.container_name: str | None = None
         self._client = client
@@ -91,15 +96,15 @@ class ContainerHost:
             loaded = self._load(mech_id, source, state_json)
         finally:
             self._settle()
-        self._kept[mech_id] = _Kept(source, state_json)
+        self._kept[mech_id] = _Kept(source, state_json, HistoryFeed(self.incremental_history))
         return loaded
 
     def call(self, mech_id: str, hook: str, ctx: dict[str, Any], seed: int, args: dict[str, Any]) -> Any:
         try:
-            payload = json.dumps({**args, "op": "call", "hook": hook, "ctx": ctx, "seed": seed},
-                                 separators=(",", ":")).encode()
-            reply = self._ask(mech_id, hook, {"op": "call", "mech": mech_id, "hook": hook,
-                                              "limit_s": self.call_limit_s}, payload)
+            self._require_loaded(mech_id, hook)
+            reply = self._kept[mech_id].history.call(
+                lambda request, limit_s: self._call_worker(mech_id, hook, request, limit_s),
+                hook, ctx, seed, args, self.call_limit_s)
             return self._checked(mech_id, hook, reply)
         finally:
             self._settle()
@@ -171,12 +176,19 @@ class ContainerHost:
             raise HookFailure(mech_id, "load", "garbage", "the worker's answer to import is malformed")
         return Loaded(reply["class"], reply["name"], tuple(hooks))
 
+    def _call_worker(self, mech_id: str, hook: str, request: dict[str, Any], limit_s: float) -> dict[str, Any]:
+        payload = json.dumps(request, separators=(",", ":")).encode()
+        return self._ask(mech_id, hook, {"op": "call", "mech": mech_id, "hook": hook, "limit_s": limit_s}, payload)
+
     def _ask(self, mech_id: str, hook: str, request: dict[str, Any], payload: bytes | None = None) -> dict[str, Any]:
+        self._require_loaded(mech_id, hook)
+        return self._exchange(request, payload, float(request["limit_s"]), mech_id, hook)
+
+    def _require_loaded(self, mech_id: str, hook: str) -> None:
         if mech_id in self._lost:
             raise HookFailure(mech_id, hook, "died", self._lost[mech_id])
         if mech_id not in self._kept:
             raise HookFailure(mech_id, hook, "died", "the mechanism is not loaded")
-        return self._exchange(request, payload, float(request["limit_s"]), mech_id, hook)
 
     def _exchange(self, request: dict[str, Any], payload: bytes | None, limit_s: float, mech_id: str,
                   hook: str) -> dict[str, Any]:
@@ -243,6 +255,7 @@ class ContainerHost:
             for mech_id, kept in pending:
                 try:
                     self._load(mech_id, kept.source, kept.state_json)
+                    kept.history = HistoryFeed(self.incremental_history)  # a fresh worker holds nothing
                 except HookFailure as failure:
                     self._kept.pop(mech_id, None)
                     self._lost[mech_id] = ("lost when the mechanism host container was replaced: it could not be "
