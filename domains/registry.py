@@ -13,6 +13,8 @@ from bilevel_evolve.domains.function import (
     load_builtin,
     load_objective_file,
 )
+from bilevel_evolve.domains.function.bbob import FORM as BBOB_FORM
+from bilevel_evolve.domains.function.bbob import is_bbob_spec, load_bbob
 from bilevel_evolve.domains.options import DomainOptions
 from bilevel_evolve.domains.train_opt import SHIPPED_TRAIN_PY, TrainOptDomain
 from bilevel_evolve.ground.errors import UsageError
@@ -20,6 +22,7 @@ from bilevel_evolve.ground.errors import UsageError
 _FORMS = (
     ("function:NAME", "a built-in benchmark objective (see below)"),
     ("function:PATH.py", "your objective file: SPACE, DIRECTION, def objective(params) -> float"),
+    (BBOB_FORM, "a BBOB function (f1..f24, box [-5, 5]^DIM) through ioh: the bbob extra"),
     ("train_opt", "the shipped small byte-level GPT (CPU, seconds per trial), metric val_bpb"),
     ("train_opt:PATH/train.py", "your train.py with upper-case constants (e.g. Karpathy's autoresearch)"),
     ("command:PATH.json", "any program: command, space, metric_regex, ... in a JSON spec"),
@@ -39,10 +42,12 @@ def load_domain(spec: str, options: DomainOptions | None = None) -> Domain:
     if kind == "function" and arg:
         if arg in builtin_names():
             return FunctionDomain(load_builtin(arg), options)
+        if is_bbob_spec(arg):
+            return FunctionDomain(load_bbob(arg), options)
         if arg.endswith(".py") or "/" in arg or Path(arg).exists():
             return FunctionDomain(load_objective_file(Path(arg)), options)
         raise UsageError(f"--domain {spec}: {arg!r} is neither a built-in objective nor a .py file",
-                         f"built-ins: {', '.join(builtin_names())}; or pass a path ending in .py")
+                         f"built-ins: {', '.join(builtin_names())}; {BBOB_FORM}; or pass a path ending in .py")
     if kind == "train_opt":
         return TrainOptDomain(Path(arg) if arg else SHIPPED_TRAIN_PY, options)
     if kind == "command" and arg:
