@@ -8,8 +8,9 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import IO
 
 from pydantic import BaseModel, ConfigDict
 
@@ -134,8 +135,8 @@ def run_captured(
     )
 
 
-def _pump(stream: object, log: _CappedLog) -> None:
-    read = stream.read1 if hasattr(stream, "read1") else stream.read  # type: ignore[attr-defined]
+def _pump(stream: IO[bytes], log: _CappedLog) -> None:
+    read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
     while chunk := read(_CHUNK):
         log.write(chunk)
 

@@ -153,7 +153,8 @@ class Index:
         return bool(self.query("SELECT 1 FROM mechanisms WHERE id = ?", (mechanism_id,)))
 
     def events(self, mechanism_id: str | None = None, run_id: str | None = None) -> list[ArchiveEvent]:
-        sql, params = "SELECT * FROM events WHERE 1=1", []
+        sql = "SELECT * FROM events WHERE 1=1"
+        params: list[str] = []
         if mechanism_id is not None:
             sql, params = sql + " AND mechanism_id = ?", [*params, mechanism_id]
         if run_id is not None:

@@ -102,6 +102,7 @@ def client_for(url: str | None, timeout_s: float) -> docker.DockerClient:
     """A client made exactly as a child run makes its own (`docker.from_env`, so DOCKER_TLS_VERIFY and
     DOCKER_CERT_PATH apply alike), pointed at `url`."""
     environment = dict(os.environ) if url is None else {**os.environ, "DOCKER_HOST": url}
+    # the stub says timeout: int; docker hands it to requests, which takes float seconds
     return docker.from_env(timeout=timeout_s, environment=environment)  # type: ignore[arg-type]
 
 
@@ -321,14 +322,6 @@ def _back_off(engine: Engine, why: str) -> None:
     engine.lost_reason = why
     engine.retry_at = time.monotonic() + engine.backoff_s
     engine.backoff_s = min(BACKOFF_MAX_S, engine.backoff_s * 2)
-
-
-def read_assignments(out: Path) -> list[dict[str, Any]]:
-    """The events of OUT/engines.jsonl: pool, run (which engine ran which run), lost, requeued, rejoined."""
-    path = out / ASSIGNMENTS_FILE
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _missing_image(url: str | None, image: str) -> str | None:

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The one test command (README and CI call exactly this). Extra arguments go to pytest.
+# The one test command (README and CI call exactly this): lint, type check, then the tests.
+# Extra arguments go to pytest.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 cd "$ROOT"
 ruff check .
+bash scripts/typecheck.sh
 exec python -m pytest "$@"

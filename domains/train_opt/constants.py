@@ -137,8 +137,8 @@ def _verify(old: str, new: str, where: str, values: dict[Binding, Any]) -> None:
 def _splice(source: str, edits: list[tuple[Span, str]]) -> str:
     data = source.encode("utf-8")
     starts = [0]
-    for line in data.splitlines(keepends=True):
-        starts.append(starts[-1] + len(line))
+    for row in data.splitlines(keepends=True):
+        starts.append(starts[-1] + len(row))
     chunks: list[bytes] = []
     pos = 0
     for (line, col, end_line, end_col), text in sorted(edits):

@@ -15,7 +15,7 @@ from bilevel_evolve.domains.train_opt import constants as C
 from bilevel_evolve.domains.train_opt.metrics import METRIC, result_from_outcome
 from bilevel_evolve.domains.train_opt.spaces import default_space_dict, table_for
 from bilevel_evolve.ground.errors import SpaceError, UsageError
-from bilevel_evolve.ground.records import TrialResult
+from bilevel_evolve.ground.records import Direction, TrialResult
 from bilevel_evolve.ground.space import Scalar, SearchSpace
 
 SHIPPED_TRAIN_PY = Path(__file__).resolve().parent / "train.py"
@@ -30,7 +30,7 @@ class TrainOptDomain:
     so that sibling imports (Karpathy's `from prepare import ...`) still resolve.
     """
 
-    direction = "minimize"
+    direction: Direction = "minimize"
 
     def __init__(self, train_py: Path, options: DomainOptions | None = None) -> None:
         self._options = options or DomainOptions()

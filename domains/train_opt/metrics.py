@@ -6,7 +6,7 @@ import math
 import re
 
 from bilevel_evolve.domains.process import ProcessOutcome
-from bilevel_evolve.ground.records import TrialResult
+from bilevel_evolve.ground.records import TrialResult, TrialStatus
 
 METRIC = "val_bpb"
 _SUMMARY_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*):\s*(\S+)\s*$")
@@ -37,18 +37,20 @@ def result_from_outcome(outcome: ProcessOutcome, timeout_s: float) -> TrialResul
     value = summary.pop(METRIC, None)
     metrics = {k: v for k, v in summary.items() if math.isfinite(v)}
     tail = outcome.tail(_TAIL_CHARS)
-    common = {"duration_s": outcome.duration_s, "metrics": metrics}
+
+    def result(status: TrialStatus, message: str = "", value: float | None = None) -> TrialResult:
+        return TrialResult(status=status, value=value, message=message, duration_s=outcome.duration_s,
+                           metrics=metrics)
+
     if outcome.timed_out:
-        return TrialResult(status="timeout", message=f"no result within {timeout_s:g} s; output tail:\n{tail}",
-                           **common)
+        return result("timeout", f"no result within {timeout_s:g} s; output tail:\n{tail}")
     if outcome.returncode != 0:
-        return TrialResult(status="crashed", message=f"{_exit_reason(outcome)}; output tail:\n{tail}", **common)
+        return result("crashed", f"{_exit_reason(outcome)}; output tail:\n{tail}")
     if value is None:
-        return TrialResult(status="failed", message=f"no '{METRIC}:' line in the output; output tail:\n{tail}",
-                           **common)
+        return result("failed", f"no '{METRIC}:' line in the output; output tail:\n{tail}")
     if not math.isfinite(value):
-        return TrialResult(status="failed", message=f"{METRIC} is {value}", **common)
-    return TrialResult(status="ok", value=value, **common)
+        return result("failed", f"{METRIC} is {value}")
+    return result("ok", value=value)
 
 
 def _exit_reason(outcome: ProcessOutcome) -> str:

@@ -171,7 +171,7 @@ def main() -> None:
 
     train, val = load_corpus()
     model = GPT().to(device)
-    optimizer = torch.optim.AdamW(param_groups(model), betas=tuple(ADAM_BETAS))
+    optimizer = torch.optim.AdamW(param_groups(model), betas=ADAM_BETAS)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     batch_seqs = max(1, TOTAL_BATCH_SIZE // SEQ_LEN)
     gen = torch.Generator().manual_seed(seed)

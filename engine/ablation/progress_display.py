@@ -8,7 +8,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from bilevel_evolve.engine.ablation.aggregate import read_run
 from bilevel_evolve.ground.errors import EvolveError
@@ -25,7 +33,7 @@ class AblationProgress:
         self.enabled = enabled
         self._console = Console(stderr=True)
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         self._t0 = time.monotonic()
         self._start_done = done
 

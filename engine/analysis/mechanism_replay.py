@@ -117,8 +117,9 @@ def _counterfactual_step(host: MechanismHost, mech_id: str, view: StepView, seed
     assert view.trial is not None
     trial = view.trial.model_dump()
     incumbent = view.ctx.incumbent.model_dump() if view.ctx.incumbent else None
-    plan = [("guide", {}), ("propose", {}), ("review", {"proposal": view.proposal or dict(view.trial.params)}),
-            ("observe", {"trial": trial}), ("accept", {"trial": trial, "incumbent": incumbent})]
+    plan: list[tuple[str, dict[str, Any]]] = [
+        ("guide", {}), ("propose", {}), ("review", {"proposal": view.proposal or dict(view.trial.params)}),
+        ("observe", {"trial": trial}), ("accept", {"trial": trial, "incumbent": incumbent})]
     return [_replay_call(host, mech_id, view, hook, args, seed, compare=False) for hook, args in plan
             if hook in hooks]
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bilevel_evolve.engine.run.events import Event, RunFinished, RunStarted, TrialFinished
+from bilevel_evolve.engine.run.events import DecisionMade, Event, RunFinished, RunStarted, TrialFinished
 from bilevel_evolve.ground.records import Direction, gain
 from bilevel_evolve.ground.space import Scalar
 
@@ -29,11 +29,11 @@ class TraceSummary:
 
     @property
     def best(self) -> TrialFinished | None:
-        ok = [t for t in self.trials if t.status == "ok" and t.value is not None]
+        ok = [(t.value, t) for t in self.trials if t.status == "ok" and t.value is not None]
         if not ok:
             return None
         pick = min if self.direction == "minimize" else max
-        return pick(ok, key=lambda t: t.value)  # type: ignore[arg-type, return-value]
+        return pick(ok, key=lambda scored: scored[0])[1]
 
     @property
     def improvement(self) -> float | None:
@@ -53,7 +53,7 @@ class TraceSummary:
 
 def summarize(events: list[Event], direction: Direction) -> TraceSummary:
     trials = [e for e in events if isinstance(e, TrialFinished)]
-    accepted = frozenset(e.step for e in events if getattr(e, "kind", "") == "decision" and e.accepted)
+    accepted = frozenset(e.step for e in events if isinstance(e, DecisionMade) and e.accepted)
     finished = next((e for e in reversed(events) if isinstance(e, RunFinished)), None)
     started = next((e for e in events if isinstance(e, RunStarted)), None)
     best_so_far: list[float | None] = []
@@ -68,10 +68,16 @@ def summarize(events: list[Event], direction: Direction) -> TraceSummary:
 
 
 class _Tried(Protocol):
-    params: dict[str, Scalar]
-    source: str
-    status: str
-    value: float | None
+    """A trial as these numbers read it (TrialRecord and TrialFinished both are one, read-only)."""
+
+    @property
+    def params(self) -> dict[str, Scalar]: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def value(self) -> float | None: ...
 
 
 def repeat_flags(trials: Sequence[_Tried]) -> list[bool]:

@@ -7,9 +7,13 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from bilevel_evolve.engine.analysis.mechanism_replay import ReplayReport
 
 
 def add_replay_parser(sub: argparse._SubParsersAction) -> None:
@@ -58,7 +62,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _print(report) -> None:  # type: ignore[no-untyped-def]
+def _print(report: ReplayReport) -> None:
     console = Console(width=None if Console().is_terminal else 160)
     table = Table(title=f"replay of {report.name} ({report.mechanism[:12]}) — {report.mode}, {report.runtime}")
     for col in ("step", "hook", "recorded", "replayed", ""):

@@ -5,8 +5,12 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bilevel_evolve.engine.ablation.aggregate import AblationSummary, RunResult
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 COLORS = {"A": "#868e96", "B": "#f59f00", "C": "#1c7ed6", "D": "#2f9e44",
           "random": "#e8590c", "optuna": "#ae3ec9"}
@@ -29,9 +33,13 @@ def band(runs: list[RunResult]) -> Band | None:
     curves = [r.best_so_far for r in runs if r.best_so_far]
     if not curves:
         return None
-    steps, mean, sd, low, high = [], [], [], [], []
+    steps: list[int] = []
+    mean: list[float] = []
+    sd: list[float] = []
+    low: list[float] = []
+    high: list[float] = []
     for step in range(max(len(c) for c in curves)):
-        values = [c[step] for c in curves if step < len(c) and c[step] is not None]
+        values = [v for v in (c[step] for c in curves if step < len(c)) if v is not None]
         if not values:
             continue
         steps.append(step)
@@ -87,7 +95,7 @@ def _title(label: str) -> str:
     return names.get(label, label)
 
 
-def _draw(ax, b: Band, label: str, color: str, *, minmax: bool) -> None:  # type: ignore[no-untyped-def]
+def _draw(ax: Axes, b: Band, label: str, color: str, *, minmax: bool) -> None:
     lo = [m - s for m, s in zip(b.mean, b.sd, strict=True)]
     hi = [m + s for m, s in zip(b.mean, b.sd, strict=True)]
     if minmax:
@@ -97,8 +105,10 @@ def _draw(ax, b: Band, label: str, color: str, *, minmax: bool) -> None:  # type
     ax.step(b.steps, b.mean, where="post", color=color, lw=2, label="mean" if minmax else label)
 
 
-def _finish(ax, title: str, ylabel: str) -> None:  # type: ignore[no-untyped-def]
-    values = [y for line in ax.get_lines() for y in line.get_ydata()]
+def _finish(ax: Axes, title: str, ylabel: str) -> None:
+    import numpy as np
+
+    values = [float(y) for line in ax.get_lines() for y in np.asarray(line.get_ydata(), dtype=float)]
     if values and min(values) > 0 and max(values) / min(values) > LOG_SCALE_RATIO:
         ax.set_yscale("log")  # e.g. Rosenbrock: 532 at the start, near 0 at the end
     ax.set_xlabel("trial (step 0 = the baseline)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from bilevel_evolve.engine.analysis.trace_numbers import TraceSummary, summarize
 from bilevel_evolve.engine.reports.mechanisms_table import mechanism_lines, mechanisms_table
+from bilevel_evolve.engine.run.events import RunStarted
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.ground.errors import RunDirError
 
@@ -30,10 +32,10 @@ def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSumm
     store = RunStore.open(run_dir)
     config = store.config()
     events = store.events()
-    started = next((e for e in events if getattr(e, "kind", "") == "run_started"), None)
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
     if started is None:
         raise RunDirError(f"run {run_dir} has no trials yet", f"continue it with `evolve resume {run_dir}`")
-    summary = summarize(events, started.direction)  # type: ignore[union-attr]
+    summary = summarize(events, started.direction)
     console.print(_table(summary, config.run_id, config.domain, config.agent, ",".join(config.levels)))
     best = summary.best
     if best is not None:
@@ -68,7 +70,7 @@ def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str) -
     return table
 
 
-def plot_run(s: TraceSummary, out: Path, title: str, markers: list[tuple[int, str, str]] = ()) -> Path:
+def plot_run(s: TraceSummary, out: Path, title: str, markers: Sequence[tuple[int, str, str]] = ()) -> Path:
     """Metric vs step; `markers` are (step, label, colour) lines, e.g. mechanism injections and rollbacks."""
     import matplotlib
 
@@ -82,12 +84,12 @@ def plot_run(s: TraceSummary, out: Path, title: str, markers: list[tuple[int, st
     kept = [(x, t.value) for x, t in zip(xs, s.trials, strict=True) if t.step in s.accepted_steps
             and t.value is not None]
     if ok:
-        ax.scatter(*zip(*ok, strict=True), s=14, color="#9aa5b1", label="trial", zorder=2)
+        ax.scatter(*_columns(ok), s=14, color="#9aa5b1", label="trial", zorder=2)
     if kept:
-        ax.scatter(*zip(*kept, strict=True), s=30, color="#2f9e44", label="kept", zorder=3)
+        ax.scatter(*_columns(kept), s=30, color="#2f9e44", label="kept", zorder=3)
     best = [(x, b) for x, b in zip(xs, s.best_so_far, strict=True) if b is not None]
     if best:
-        ax.step(*zip(*best, strict=True), where="post", color="#1c7ed6", label="best so far", zorder=4)
+        ax.step(*_columns(best), where="post", color="#1c7ed6", label="best so far", zorder=4)
     failed = [x for x, t in zip(xs, s.trials, strict=True) if t.status != "ok"]
     for x in failed:
         ax.axvline(x, color="#fa5252", alpha=0.25, lw=1)
@@ -107,6 +109,10 @@ def plot_run(s: TraceSummary, out: Path, title: str, markers: list[tuple[int, st
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def _columns(points: list[tuple[int, float]]) -> tuple[list[int], list[float]]:
+    return [x for x, _ in points], [y for _, y in points]
 
 
 def _fmt(value: float | None, signed: bool = False) -> str:

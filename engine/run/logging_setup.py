@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import structlog
+from structlog.typing import EventDict
 
 _file_handle: TextIO | None = None
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "exception": 40, "critical": 50}
@@ -25,9 +26,11 @@ def configure_logging(log_file: Path | None = None, *, console_level: str = "war
     console = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     to_json = structlog.processors.JSONRenderer()
 
-    def fan_out(_: Any, method: str, event: dict[str, Any]) -> str:
+    def fan_out(_: Any, method: str, event: EventDict) -> NoReturn:
         if _file_handle is not None:
-            _file_handle.write(to_json(None, method, dict(event)) + "\n")
+            line = to_json(None, method, dict(event))
+            assert isinstance(line, str)  # the default serializer, json.dumps, makes text
+            _file_handle.write(line + "\n")
             _file_handle.flush()
         if _LEVELS.get(method, 20) >= console_min:
             print(console(None, method, dict(event)), file=sys.stderr)
