@@ -17,7 +17,7 @@ from types import FrameType
 from typing import Any
 
 import docker
-from docker.errors import DockerException, NotFound
+from docker.errors import APIError, DockerException, NotFound
 
 LABEL_OWNER = "bilevel-evolve.owner"
 LABEL_HOST = "bilevel-evolve.host"
@@ -65,9 +65,15 @@ def sweep_orphans(client: docker.DockerClient) -> list[str]:
     for info in client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={OWNER_VALUE}"}):
         if owner_alive(info.get("Labels") or {}):
             continue
-        with contextlib.suppress(NotFound):
+        try:
             client.api.remove_container(info["Id"], force=True)
-            removed.append((info.get("Names") or [info["Id"][:12]])[0].lstrip("/"))
+        except NotFound:
+            continue
+        except APIError as exc:
+            if exc.status_code == 409:  # another engine's sweep is removing this orphan right now
+                continue
+            raise
+        removed.append((info.get("Names") or [info["Id"][:12]])[0].lstrip("/"))
     return removed
 
 
