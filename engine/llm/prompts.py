@@ -12,7 +12,7 @@ from bilevel_evolve.ground.errors import EvolveError
 
 @functools.cache
 def load_prompt(name: str) -> str:
-    resource = resources.files("engine") / "prompts" / f"{name}.md"
+    resource = resources.files("bilevel_evolve.engine.prompts") / f"{name}.md"
     try:
         return resource.read_text(encoding="utf-8")
     except FileNotFoundError:
