@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from engine_assignments import read_assignments
 
 from bilevel_evolve.engine.cli.main import main
 from bilevel_evolve.ground.errors import EvolveError, UsageError
@@ -18,7 +19,6 @@ from bilevel_evolve.sandbox.engine_pool import (
     parse_engine,
     parse_engines,
     ping,
-    read_assignments,
 )
 
 

@@ -25,9 +25,9 @@ from typing import Any
 
 import docker
 import pytest
+from engine_assignments import read_assignments
 
 from bilevel_evolve.engine.cli.main import main
-from bilevel_evolve.sandbox.engine_pool import read_assignments
 from bilevel_evolve.sandbox.lifecycle import LABEL_OWNER, LABEL_PID, OWNER_VALUE, sweep_orphans
 
 pytestmark = pytest.mark.slow
