@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from bilevel_evolve.ground.contract import unit_space
 from bilevel_evolve.ground.errors import SpaceError
 
 Scalar = str | int | float | bool
@@ -148,26 +149,14 @@ class SearchSpace(BaseModel):
         """Map a value into [0, 1] (log-scaled where the parameter is; choices by index)."""
         spec = self.params[name]
         if isinstance(spec, ChoiceParam):
-            n = len(spec.choices)
-            return 0.5 if n == 1 else spec.choices.index(value) / (n - 1)
-        lo, hi, v = float(spec.low), float(spec.high), float(value)  # type: ignore[arg-type]
-        if spec.log:
-            lo, hi, v = math.log(lo), math.log(hi), math.log(v)
-        return min(1.0, max(0.0, (v - lo) / (hi - lo)))
+            return unit_space.choice_to_unit(spec.choices, value)
+        return unit_space.number_to_unit(spec.low, spec.high, spec.log, float(value))
 
     def from_unit(self, name: str, u: float) -> Scalar:
         spec = self.params[name]
-        u = min(1.0, max(0.0, float(u)))
         if isinstance(spec, ChoiceParam):
-            return spec.choices[min(len(spec.choices) - 1, int(u * len(spec.choices)))]
-        lo, hi = float(spec.low), float(spec.high)
-        if spec.log:
-            value = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
-        else:
-            value = lo + u * (hi - lo)
-        if isinstance(spec, IntParam):
-            return int(min(spec.high, max(spec.low, round(value))))
-        return float(min(hi, max(lo, value)))
+            return unit_space.choice_from_unit(spec.choices, u)
+        return unit_space.number_from_unit(spec.low, spec.high, spec.log, isinstance(spec, IntParam), u)
 
 
 def _coerce(spec: FloatParam | IntParam | ChoiceParam, value: Any) -> Scalar:

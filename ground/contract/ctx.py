@@ -15,8 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-HOOKS = ("guide", "propose", "review", "observe", "accept")
-STATE_HOOKS = ("state_dict", "load_state_dict")
+from bilevel_evolve.ground.contract import unit_space
 
 
 class FrozenDict(dict):  # type: ignore[type-arg]
@@ -141,7 +140,16 @@ class Context:
 
     def sample(self) -> dict[str, Any]:
         """A random full parameter dict inside the space, drawn from ctx.rng."""
-        return {name: from_unit(spec, self.rng.random()) for name, spec in self.space.items()}
+        return {name: unit_space.from_unit(spec, self.rng.random()) for name, spec in self.space.items()}
+
+    def to_unit(self, name: str, value: Any) -> float:
+        """Where `value` of parameter `name` sits in [0, 1], exactly as the engine maps it (log-scaled
+        where the parameter is; option i of n choices at i / (n - 1))."""
+        return unit_space.to_unit(self.space[name], value)
+
+    def from_unit(self, name: str, u: float) -> Any:
+        """The value of parameter `name` at unit position `u` (clipped; ints rounded; choices as n equal bins)."""
+        return unit_space.from_unit(self.space[name], u)
 
 
 def build_context(ctx_json: Mapping[str, Any], *, seed: int, hook: str = "") -> Context:
@@ -160,32 +168,7 @@ def build_context(ctx_json: Mapping[str, Any], *, seed: int, hook: str = "") -> 
     )
 
 
-# --- the space, in plain dicts (mirrors bilevel_evolve.ground.space without pydantic) -------------------------
-
-def from_unit(spec: Mapping[str, Any], u: float) -> Any:
-    u = min(1.0, max(0.0, float(u)))
-    if spec["type"] == "choice":
-        choices = spec["choices"]
-        return choices[min(len(choices) - 1, int(u * len(choices)))]
-    lo, hi = float(spec["low"]), float(spec["high"])
-    if spec.get("log"):
-        value = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
-    else:
-        value = lo + u * (hi - lo)
-    if spec["type"] == "int":
-        return int(min(spec["high"], max(spec["low"], round(value))))
-    return float(min(hi, max(lo, value)))
-
-
-def to_unit(spec: Mapping[str, Any], value: Any) -> float:
-    if spec["type"] == "choice":
-        n = len(spec["choices"])
-        return 0.5 if n == 1 else list(spec["choices"]).index(value) / (n - 1)
-    lo, hi, v = float(spec["low"]), float(spec["high"]), float(value)
-    if spec.get("log"):
-        lo, hi, v = math.log(lo), math.log(hi), math.log(v)
-    return min(1.0, max(0.0, (v - lo) / (hi - lo)))
-
+# --- fitting values to the space, in plain dicts (mirrors bilevel_evolve.ground.space without pydantic) ---
 
 def param_problem(spec: Mapping[str, Any], value: Any) -> str | None:
     """Why value does not fit spec, or None (same rules as bilevel_evolve.ground.space.SearchSpace.validate_params)."""

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bilevel_evolve.ground.contract.ctx import names_problems, params_problems
+from bilevel_evolve.ground.contract.interface import MAX_NOTE_CHARS
 
-MAX_NOTE_CHARS = 2000
 GUIDE_KEYS = ("focus", "avoid", "note")
 
 

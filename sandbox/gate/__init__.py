@@ -5,8 +5,8 @@
 The source is never imported or run here.
 """
 
+from bilevel_evolve.ground.contract.interface import DEFAULT_ALLOWED_IMPORTS
 from bilevel_evolve.sandbox.gate.checker import check_source
 from bilevel_evolve.sandbox.gate.models import GatePolicy, GateReport, Violation
-from bilevel_evolve.sandbox.gate.rules import DEFAULT_ALLOWED_IMPORTS, HOOKS
 
-__all__ = ["DEFAULT_ALLOWED_IMPORTS", "HOOKS", "GatePolicy", "GateReport", "Violation", "check_source"]
+__all__ = ["DEFAULT_ALLOWED_IMPORTS", "GatePolicy", "GateReport", "Violation", "check_source"]

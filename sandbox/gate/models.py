@@ -10,8 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bilevel_evolve.ground.contract.interface import DEFAULT_ALLOWED_IMPORTS, MAX_SOURCE_BYTES
 from bilevel_evolve.ground.errors import UsageError
-from bilevel_evolve.sandbox.gate.rules import DEFAULT_ALLOWED_IMPORTS, is_dangerous_module
+from bilevel_evolve.sandbox.gate.rules import is_dangerous_module
 
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -25,7 +26,7 @@ class GatePolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS
-    max_bytes: int = Field(default=64 * 1024, gt=0, le=16 * 1024 * 1024)
+    max_bytes: int = Field(default=MAX_SOURCE_BYTES, gt=0, le=16 * 1024 * 1024)
     max_lines: int = Field(default=2000, gt=0)
     max_nodes: int = Field(default=20_000, gt=0)
     # AST depth; the checker recurses per level, so this also keeps it far from Python's limit.

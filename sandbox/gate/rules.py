@@ -1,4 +1,7 @@
-"""The gate's name lists: what a mechanism may import, name, define and reach through attributes.
+"""The gate's name lists: what a mechanism may name, define and reach through attributes.
+
+What it may import by default, and the hooks with their signatures, are the mechanism interface's
+(`bilevel_evolve.ground.contract.interface`).
 
 The gate is a static screen, not a Python-in-Python sandbox: the container is the security
 boundary. These lists block the known escape primitives (dynamic code, introspection, frame and
@@ -7,38 +10,6 @@ early with a reason an LLM repair round can act on.
 """
 
 from __future__ import annotations
-
-from bilevel_evolve.ground.contract.ctx import HOOKS as CALL_HOOKS
-from bilevel_evolve.ground.contract.ctx import STATE_HOOKS
-
-DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
-    "__future__",
-    "bisect",
-    "collections",
-    "dataclasses",
-    "functools",
-    "heapq",
-    "itertools",
-    "math",
-    "numpy",
-    "random",
-    "statistics",
-    "torch",
-    "typing",
-)
-
-HOOKS: tuple[str, ...] = (*CALL_HOOKS, *STATE_HOOKS)
-
-# Positional parameters each hook is called with, `self` included.
-HOOK_SIGNATURES: dict[str, tuple[str, ...]] = {
-    "guide": ("self", "ctx"),
-    "propose": ("self", "ctx"),
-    "review": ("self", "proposal", "ctx"),
-    "observe": ("self", "trial", "ctx"),
-    "accept": ("self", "trial", "incumbent", "ctx"),
-    "state_dict": ("self",),
-    "load_state_dict": ("self", "state"),
-}
 
 # Builtins that run code, touch files or the terminal, or walk the interpreter. Rejected wherever
 # the name appears (a call, an alias `e = eval`, an argument, a default value), not only in calls.

@@ -6,14 +6,9 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from bilevel_evolve.ground.contract.interface import ALL_HOOKS, HOOK_SIGNATURES
 from bilevel_evolve.sandbox.gate.models import Violation
-from bilevel_evolve.sandbox.gate.rules import (
-    ALLOWED_DECORATORS,
-    HOOK_SIGNATURES,
-    HOOKS,
-    PURE_CALL_MODULES,
-    PURE_CALLS,
-)
+from bilevel_evolve.sandbox.gate.rules import ALLOWED_DECORATORS, PURE_CALL_MODULES, PURE_CALLS
 
 _FIX_MOVE = "move it into a method (for example __init__) so it runs when the engine calls the mechanism"
 
@@ -292,7 +287,7 @@ def _check_mechanism(module: ast.Module, out: Structure) -> None:
             f'class {cls.name!r} needs a class attribute `name = "short-kebab-name"` (a non-empty '
             "string literal) so the archive and the trace can name it",
         )
-    hooks = [h for h in HOOKS if isinstance(members.get(h), ast.FunctionDef)]
+    hooks = [h for h in ALL_HOOKS if isinstance(members.get(h), ast.FunctionDef)]
     for hook in hooks:
         fn = members[hook]
         assert isinstance(fn, ast.FunctionDef)

@@ -24,6 +24,7 @@ import sys
 import time
 from typing import Any
 
+from bilevel_evolve.ground.contract.interface import HOOKS
 from bilevel_evolve.sandbox.guest.trace_driver import Driver, HookProblem, defined_hooks, first_difference
 from bilevel_evolve.sandbox.guest.worker_link import BadReply, Worker, WorkerDied, WorkerTimeout
 
@@ -125,7 +126,7 @@ def smoke_test(job: dict[str, Any], verdict: dict[str, Any]) -> None:
     verdict["mechanism"] = {"name": imported["name"], "class": imported["class"], "hooks": hooks}
     if not defined_hooks(hooks):
         verdict["status"] = "FAILED"
-        verdict["reasons"].append("MECHANISM defines none of the hooks guide, propose, review, observe, accept")
+        verdict["reasons"].append(f"MECHANISM defines none of the hooks {', '.join(HOOKS)}")
         return
     driver = Driver(worker=worker, space=job["space"], direction=job.get("direction", "minimize"),
                     seed=int(job["seed"]), iterations=int(job["iterations"]),

@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bilevel_evolve.ground.contract.ctx import HOOKS, derive_seed, from_unit, to_unit
+from bilevel_evolve.ground.contract.ctx import derive_seed
+from bilevel_evolve.ground.contract.interface import HOOKS, MAX_STATE_BYTES
 from bilevel_evolve.ground.contract.returns import check_return
+from bilevel_evolve.ground.contract.unit_space import from_unit, to_unit
 from bilevel_evolve.sandbox.guest.worker_link import Worker
 
-MAX_STATE_BYTES = 1024 * 1024
 FAILED_ITERATION = 4
 
 

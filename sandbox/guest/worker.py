@@ -22,7 +22,8 @@ import traceback
 from dataclasses import replace
 from typing import Any
 
-from bilevel_evolve.ground.contract.ctx import HOOKS, STATE_HOOKS, Context, Trial, build_context
+from bilevel_evolve.ground.contract.ctx import Context, Trial, build_context
+from bilevel_evolve.ground.contract.interface import HOOKS, STATE_HOOKS
 
 MECHANISM_FILE = "mechanism.py"
 

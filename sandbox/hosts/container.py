@@ -35,7 +35,7 @@ import docker
 import requests
 from docker.errors import DockerException
 
-from bilevel_evolve.ground.contract.ctx import HOOKS, STATE_HOOKS
+from bilevel_evolve.ground.contract.interface import HOOKS, STATE_HOOKS
 from bilevel_evolve.ground.errors import EvolveError
 from bilevel_evolve.sandbox import gpu as gpu_support
 from bilevel_evolve.sandbox.box import MAX_SOURCE_BYTES  # the same cap as the smoke-test box that vetted the source

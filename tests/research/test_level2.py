@@ -9,7 +9,7 @@ import pytest
 
 from bilevel_evolve.engine.cli.main import main
 from bilevel_evolve.engine.run.store import RunStore
-from bilevel_evolve.ground.contract.ctx import HOOKS
+from bilevel_evolve.ground.contract.interface import HOOKS
 from bilevel_evolve.mechanism_archive.archive import Archive
 
 pytestmark = pytest.mark.usefixtures("sandbox_ready")

@@ -12,10 +12,10 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from bilevel_evolve.ground.contract.interface import HookName
 from bilevel_evolve.ground.errors import EvolveError
 
 Bottleneck = Literal["repetition", "stagnation", "unexplored", "plateau", "noise", "no-model"]
-Hook = Literal["guide", "propose", "review", "observe", "accept", "state_dict", "load_state_dict"]
 ExpectedStatus = Literal["accepted", "rejected-smoke"]
 
 BOTTLENECKS: tuple[str, ...] = get_args(Bottleneck)
@@ -27,7 +27,7 @@ class Recipe(BaseModel):
     name: str
     file: str
     targets: tuple[Bottleneck, ...]
-    hooks: tuple[Hook, ...]
+    hooks: tuple[HookName, ...]
     parents: tuple[str, ...] = ()
     # Modules beyond the gate's default allowlist that the recipe asks for (the gate policy is
     # extended with them for this recipe; the box still decides whether they exist).
@@ -36,7 +36,7 @@ class Recipe(BaseModel):
     description: str
 
 
-_STATE = ("state_dict", "load_state_dict")
+_STATE: tuple[HookName, ...] = ("state_dict", "load_state_dict")
 
 CATALOG: tuple[Recipe, ...] = (
     Recipe(

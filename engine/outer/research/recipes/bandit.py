@@ -21,35 +21,6 @@ EXPLORATION = 1.0  # UCB1 constant; a reward of 1 is a gain of one standard devi
 PRIOR_REWARD = 0.1
 
 
-def unit_of(spec: Any, value: Any) -> float:
-    """Position of value in [0, 1] (log-scaled where the parameter is; choices by index)."""
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        if len(choices) == 1 or value not in choices:
-            return 0.5
-        return choices.index(value) / (len(choices) - 1)
-    low, high, v = float(spec["low"]), float(spec["high"]), float(value)
-    if spec.get("log"):
-        low, high, v = math.log(low), math.log(high), math.log(v)
-    return min(1.0, max(0.0, (v - low) / (high - low)))
-
-
-def value_at(spec: Any, u: float) -> Any:
-    """The parameter value at unit position u (clipped); ints rounded, choices by nearest index."""
-    u = min(1.0, max(0.0, float(u)))
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        return choices[round(u * (len(choices) - 1))]
-    low, high = float(spec["low"]), float(spec["high"])
-    if spec.get("log"):
-        v = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-    else:
-        v = low + u * (high - low)
-    if spec["type"] == "int":
-        return int(min(spec["high"], max(spec["low"], round(v))))
-    return float(min(high, max(low, v)))
-
-
 def arms_of(ctx: Any) -> list[str]:
     """Arm keys "name|scale|sign" for every parameter that is not frozen, in space order."""
     arms = []
@@ -61,13 +32,14 @@ def arms_of(ctx: Any) -> list[str]:
     return arms
 
 
-def move(spec: Any, value: Any, scale: str, sign: str) -> Any:
+def move(ctx: Any, name: str, value: Any, scale: str, sign: str) -> Any:
+    spec = ctx.space[name]
     step = 1 if sign == "+" else -1
     if spec["type"] == "choice":
         choices = list(spec["choices"])
         index = choices.index(value) if value in choices else 0
         return choices[(index + step) % len(choices)]
-    moved = value_at(spec, unit_of(spec, value) + step * SCALES[scale])
+    moved = ctx.from_unit(name, ctx.to_unit(name, value) + step * SCALES[scale])
     if spec["type"] == "int" and moved == value:  # a small step on a coarse int still moves one unit
         moved = int(min(spec["high"], max(spec["low"], value + step)))
     return moved
@@ -94,7 +66,7 @@ class MultiScaleBandit:
         for arm in sorted(arms, key=lambda a: -self.score(a, total)):
             name, scale, sign = arm.split("|")
             params = dict(base)
-            params[name] = move(ctx.space[name], base[name], scale, sign)
+            params[name] = move(ctx, name, base[name], scale, sign)
             if params[name] != base[name]:  # skip arms that sit against a bound
                 self.pending = {"arm": arm, "params": params}
                 return params

@@ -24,33 +24,14 @@ LOCAL_SIGMA = 0.1
 XI = 0.01  # expected-improvement margin, in standardized cost units
 
 
-def unit_of(spec: Any, value: Any) -> float:
-    """Position of value in [0, 1] (log-scaled where the parameter is; choices by index)."""
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        if len(choices) == 1 or value not in choices:
-            return 0.5
-        return choices.index(value) / (len(choices) - 1)
-    low, high, v = float(spec["low"]), float(spec["high"]), float(value)
-    if spec.get("log"):
-        low, high, v = math.log(low), math.log(high), math.log(v)
-    return min(1.0, max(0.0, (v - low) / (high - low)))
-
-
-def value_at(spec: Any, u: float) -> Any:
-    """The parameter value at unit position u (clipped); ints rounded, choices by nearest index."""
-    u = min(1.0, max(0.0, float(u)))
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        return choices[round(u * (len(choices) - 1))]
-    low, high = float(spec["low"]), float(spec["high"])
-    if spec.get("log"):
-        v = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-    else:
-        v = low + u * (high - low)
-    if spec["type"] == "int":
-        return int(min(spec["high"], max(spec["low"], round(v))))
-    return float(min(high, max(low, v)))
+def on_option(spec: Any, u: float) -> float:
+    """A candidate's coordinate moved onto the nearest option of a choice (option i of n sits at
+    i / (n - 1) in unit space), so the option decoded is the one nearest the point the model scored;
+    numbers pass unchanged."""
+    if spec["type"] != "choice" or len(spec["choices"]) < 2:
+        return u
+    last = len(spec["choices"]) - 1
+    return round(min(1.0, max(0.0, float(u))) * last) / last
 
 
 def expected_improvement(mean: Any, std: Any, best: float) -> Any:
@@ -73,7 +54,7 @@ class GaussianProcessSurrogate:
         if len(ok) < MIN_TRIALS:
             return None
         sign = 1.0 if ctx.direction == "minimize" else -1.0
-        x = np.array([[unit_of(spec, t.params[n]) for n, spec in ctx.space.items()] for t in ok])
+        x = np.array([[ctx.to_unit(n, t.params[n]) for n in ctx.space] for t in ok])
         costs = np.array([sign * t.value for t in ok])
         mean, scale = costs.mean(), costs.std() or 1.0
         y = (costs - mean) / scale
@@ -89,10 +70,10 @@ class GaussianProcessSurrogate:
         candidates = np.vstack([local, anywhere])
         for i, name in enumerate(ctx.space):
             if name in ctx.config.frozen and ctx.incumbent is not None:
-                candidates[:, i] = unit_of(ctx.space[name], ctx.incumbent.params[name])
+                candidates[:, i] = ctx.to_unit(name, ctx.incumbent.params[name])
         predicted, std = model.predict(candidates, return_std=True)
         chosen = candidates[int(np.argmax(expected_improvement(predicted, std, float(y.min()))))]
-        return {n: value_at(spec, chosen[i]) for i, (n, spec) in enumerate(ctx.space.items())}
+        return {n: ctx.from_unit(n, on_option(spec, chosen[i])) for i, (n, spec) in enumerate(ctx.space.items())}
 
     def state_dict(self) -> dict:
         return {"fits": self.fits}

@@ -19,21 +19,9 @@ NOISE_MULT = 2.0
 CONFIRM_SHARE = 0.1  # while the noise is unknown, gains below this share of the value spread are re-measured
 
 
-def unit_of(spec: Any, value: Any) -> float:
-    """Position of value in [0, 1] (log-scaled where the parameter is; choices by index)."""
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        if len(choices) == 1 or value not in choices:
-            return 0.5
-        return choices.index(value) / (len(choices) - 1)
-    low, high, v = float(spec["low"]), float(spec["high"]), float(value)
-    if spec.get("log"):
-        low, high, v = math.log(low), math.log(high), math.log(v)
-    return min(1.0, max(0.0, (v - low) / (high - low)))
-
 
 def point_key(params: Any, ctx: Any) -> str:
-    return "|".join(f"{unit_of(spec, params[name]):.6f}" for name, spec in ctx.space.items())
+    return "|".join(f"{ctx.to_unit(name, params[name]):.6f}" for name in ctx.space)
 
 
 def measurements(ctx: Any) -> dict[str, list[float]]:

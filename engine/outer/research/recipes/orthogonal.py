@@ -11,7 +11,6 @@ used exactly once, so a handful of trials varies all dimensions at once and orth
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 BINS = 5
@@ -19,35 +18,6 @@ FOCUS = 3
 RADIUS = 0.25  # half-width of the design's neighbourhood in unit space
 MIN_POINTS = 4
 MAX_POINTS = 8
-
-
-def unit_of(spec: Any, value: Any) -> float:
-    """Position of value in [0, 1] (log-scaled where the parameter is; choices by index)."""
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        if len(choices) == 1 or value not in choices:
-            return 0.5
-        return choices.index(value) / (len(choices) - 1)
-    low, high, v = float(spec["low"]), float(spec["high"]), float(value)
-    if spec.get("log"):
-        low, high, v = math.log(low), math.log(high), math.log(v)
-    return min(1.0, max(0.0, (v - low) / (high - low)))
-
-
-def value_at(spec: Any, u: float) -> Any:
-    """The parameter value at unit position u (clipped); ints rounded, choices by nearest index."""
-    u = min(1.0, max(0.0, float(u)))
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        return choices[round(u * (len(choices) - 1))]
-    low, high = float(spec["low"]), float(spec["high"])
-    if spec.get("log"):
-        v = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-    else:
-        v = low + u * (high - low)
-    if spec["type"] == "int":
-        return int(min(spec["high"], max(spec["low"], round(v))))
-    return float(min(high, max(low, v)))
 
 
 def reflect(u: float) -> float:
@@ -59,11 +29,12 @@ def reflect(u: float) -> float:
     return min(1.0, max(0.0, u))
 
 
-def coverage(spec: Any, values: list) -> float:
+def coverage(ctx: Any, name: str, values: list) -> float:
     """Fraction of the parameter's range the history has touched: bins for numbers, options for choices."""
+    spec = ctx.space[name]
     if spec["type"] == "choice":
         return len({str(v) for v in values}) / len(spec["choices"])
-    bins = {min(BINS - 1, int(unit_of(spec, v) * BINS)) for v in values}
+    bins = {min(BINS - 1, int(ctx.to_unit(name, v) * BINS)) for v in values}
     return len(bins) / BINS
 
 
@@ -80,7 +51,7 @@ class OrthogonalExploration:
 
     def guide(self, ctx: Any) -> dict | None:
         names = list(ctx.space)
-        cover = {n: coverage(ctx.space[n], [t.params[n] for t in ctx.history]) for n in self.movable(ctx)}
+        cover = {n: coverage(ctx, n, [t.params[n] for t in ctx.history]) for n in self.movable(ctx)}
         # ties go to parameters later in the space order: the ones a prior-driven proposer never reaches
         ranked = sorted(cover, key=lambda n: (cover[n], -names.index(n)))
         focus = ranked[:FOCUS]
@@ -98,14 +69,14 @@ class OrthogonalExploration:
             self.centre = centre
             self.designs += 1
         point = self.design.pop(0)
-        return {name: value_at(spec, u) for (name, spec), u in zip(ctx.space.items(), point, strict=True)}
+        return {name: ctx.from_unit(name, u) for name, u in zip(ctx.space, point, strict=True)}
 
     def latin_hypercube(self, base: dict, ctx: Any) -> list[list[float]]:
         movable = self.movable(ctx)
         size = max(MIN_POINTS, min(MAX_POINTS, len(movable)))
         columns = []
         for name, spec in ctx.space.items():
-            u0 = unit_of(spec, base[name])
+            u0 = ctx.to_unit(name, base[name])
             if name not in movable:
                 columns.append([u0] * size)
                 continue

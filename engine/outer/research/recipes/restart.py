@@ -10,42 +10,12 @@ lead to a new best widens the next one, up to the whole space.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 STALL = 6
 RADIUS = 0.3  # unit-space half-width of the first restart
 GROWTH = 1.5  # the radius grows by this factor after each fruitless restart
 CHOICE_RESAMPLE = 0.5  # chance that a choice parameter is redrawn during a restart
-
-
-def unit_of(spec: Any, value: Any) -> float:
-    """Position of value in [0, 1] (log-scaled where the parameter is; choices by index)."""
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        if len(choices) == 1 or value not in choices:
-            return 0.5
-        return choices.index(value) / (len(choices) - 1)
-    low, high, v = float(spec["low"]), float(spec["high"]), float(value)
-    if spec.get("log"):
-        low, high, v = math.log(low), math.log(high), math.log(v)
-    return min(1.0, max(0.0, (v - low) / (high - low)))
-
-
-def value_at(spec: Any, u: float) -> Any:
-    """The parameter value at unit position u (clipped); ints rounded, choices by nearest index."""
-    u = min(1.0, max(0.0, float(u)))
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        return choices[round(u * (len(choices) - 1))]
-    low, high = float(spec["low"]), float(spec["high"])
-    if spec.get("log"):
-        v = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-    else:
-        v = low + u * (high - low)
-    if spec["type"] == "int":
-        return int(min(spec["high"], max(spec["low"], round(v))))
-    return float(min(high, max(low, v)))
 
 
 class StagnationRestart:
@@ -86,7 +56,7 @@ class StagnationRestart:
                 resample = ctx.rng.random() < CHOICE_RESAMPLE
                 params[name] = ctx.rng.choice(list(spec["choices"])) if resample else value
             else:
-                params[name] = value_at(spec, unit_of(spec, value) + ctx.rng.uniform(-radius, radius))
+                params[name] = ctx.from_unit(name, ctx.to_unit(name, value) + ctx.rng.uniform(-radius, radius))
         return params
 
     def state_dict(self) -> dict:

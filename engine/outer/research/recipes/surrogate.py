@@ -28,33 +28,14 @@ KAPPA = 1.0  # weight of the model's uncertainty in the score (a lower confidenc
 MIN_DISTANCE = 0.02  # Chebyshev distance below which a candidate counts as a repeat
 
 
-def unit_of(spec: Any, value: Any) -> float:
-    """Position of value in [0, 1] (log-scaled where the parameter is; choices by index)."""
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        if len(choices) == 1 or value not in choices:
-            return 0.5
-        return choices.index(value) / (len(choices) - 1)
-    low, high, v = float(spec["low"]), float(spec["high"]), float(value)
-    if spec.get("log"):
-        low, high, v = math.log(low), math.log(high), math.log(v)
-    return min(1.0, max(0.0, (v - low) / (high - low)))
-
-
-def value_at(spec: Any, u: float) -> Any:
-    """The parameter value at unit position u (clipped); ints rounded, choices by nearest index."""
-    u = min(1.0, max(0.0, float(u)))
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        return choices[round(u * (len(choices) - 1))]
-    low, high = float(spec["low"]), float(spec["high"])
-    if spec.get("log"):
-        v = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-    else:
-        v = low + u * (high - low)
-    if spec["type"] == "int":
-        return int(min(spec["high"], max(spec["low"], round(v))))
-    return float(min(high, max(low, v)))
+def on_option(spec: Any, u: float) -> float:
+    """A candidate's coordinate moved onto the nearest option of a choice (option i of n sits at
+    i / (n - 1) in unit space), so the option decoded is the one nearest the point the model scored;
+    numbers pass unchanged."""
+    if spec["type"] != "choice" or len(spec["choices"]) < 2:
+        return u
+    last = len(spec["choices"]) - 1
+    return round(min(1.0, max(0.0, float(u))) * last) / last
 
 
 def kernel(a: Any, b: Any, length: float) -> Any:
@@ -76,7 +57,7 @@ class RidgeSurrogate:
         worst = max(sign * t.value for t in ok)
         rows, costs = [], []
         for trial in ctx.history:
-            rows.append([unit_of(spec, trial.params[name]) for name, spec in ctx.space.items()])
+            rows.append([ctx.to_unit(name, trial.params[name]) for name in ctx.space])
             good = trial.status == "ok" and trial.value is not None
             costs.append(sign * trial.value if good else worst)
         return np.array(rows, dtype=float), np.array(costs, dtype=float)
@@ -109,13 +90,14 @@ class RidgeSurrogate:
         candidates = np.vstack([local, anywhere])
         for i, name in enumerate(ctx.space):
             if name in ctx.config.frozen and ctx.incumbent is not None:
-                candidates[:, i] = unit_of(ctx.space[name], ctx.incumbent.params[name])
+                candidates[:, i] = ctx.to_unit(name, ctx.incumbent.params[name])
         similarity = kernel(candidates, x, length)
         variance = np.clip(1.0 - ((similarity @ inverse) * similarity).sum(axis=1), 0.0, None)
         score = similarity @ weights - KAPPA * np.sqrt(variance)
         for index in np.argsort(score)[:32]:
-            params = {n: value_at(spec, candidates[index, i]) for i, (n, spec) in enumerate(ctx.space.items())}
-            point = np.array([unit_of(spec, params[n]) for n, spec in ctx.space.items()])
+            params = {n: ctx.from_unit(n, on_option(spec, candidates[index, i]))
+                      for i, (n, spec) in enumerate(ctx.space.items())}
+            point = np.array([ctx.to_unit(n, params[n]) for n in ctx.space])
             if float(np.abs(x - point).max(axis=1).min()) > MIN_DISTANCE:
                 return params
         return None

@@ -9,41 +9,11 @@ least, with a step drawn from ctx.rng.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 TABU_SIZE = 32
 RADIUS = 0.03  # Chebyshev distance in unit space; one ordinary proposer step (0.12) is well outside
 ATTEMPTS = 24
-
-
-def unit_of(spec: Any, value: Any) -> float:
-    """Position of value in [0, 1] (log-scaled where the parameter is; choices by index)."""
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        if len(choices) == 1 or value not in choices:
-            return 0.5
-        return choices.index(value) / (len(choices) - 1)
-    low, high, v = float(spec["low"]), float(spec["high"]), float(value)
-    if spec.get("log"):
-        low, high, v = math.log(low), math.log(high), math.log(v)
-    return min(1.0, max(0.0, (v - low) / (high - low)))
-
-
-def value_at(spec: Any, u: float) -> Any:
-    """The parameter value at unit position u (clipped); ints rounded, choices by nearest index."""
-    u = min(1.0, max(0.0, float(u)))
-    if spec["type"] == "choice":
-        choices = list(spec["choices"])
-        return choices[round(u * (len(choices) - 1))]
-    low, high = float(spec["low"]), float(spec["high"])
-    if spec.get("log"):
-        v = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-    else:
-        v = low + u * (high - low)
-    if spec["type"] == "int":
-        return int(min(spec["high"], max(spec["low"], round(v))))
-    return float(min(high, max(low, v)))
 
 
 class TabuSearch:
@@ -54,7 +24,7 @@ class TabuSearch:
         self.replaced = 0
 
     def point(self, params: Any, ctx: Any) -> list[float]:
-        return [unit_of(spec, params[name]) for name, spec in ctx.space.items()]
+        return [ctx.to_unit(name, params[name]) for name in ctx.space]
 
     def is_tabu(self, point: list[float]) -> bool:
         return any(max(abs(a - b) for a, b in zip(point, other, strict=True)) <= RADIUS for other in self.tabu)
@@ -83,7 +53,7 @@ class TabuSearch:
         """A perturbed incumbent outside every tabu region, moving the least-varied parameters first."""
         base = dict(ctx.incumbent.params) if ctx.incumbent else {n: s["default"] for n, s in ctx.space.items()}
         movable = [n for n in ctx.space if n not in ctx.config.frozen] or list(ctx.space)
-        spread = {n: len({round(unit_of(ctx.space[n], t.params[n]), 6) for t in ctx.history}) for n in movable}
+        spread = {n: len({round(ctx.to_unit(n, t.params[n]), 6) for t in ctx.history}) for n in movable}
         ranked = sorted(movable, key=lambda n: spread[n])
         for attempt in range(ATTEMPTS):
             # widen the pool of candidate parameters and the step as attempts fail
@@ -95,12 +65,12 @@ class TabuSearch:
                     others = [c for c in spec["choices"] if c != base[name]]
                     candidate[name] = ctx.rng.choice(others) if others else base[name]
                     continue
-                u = unit_of(spec, base[name])
+                u = ctx.to_unit(name, base[name])
                 step = ctx.rng.uniform(0.08, 0.2 + 0.02 * attempt)
                 sign = ctx.rng.choice((-1.0, 1.0))
                 if not 0.0 <= u + sign * step <= 1.0:
                     sign = -sign
-                candidate[name] = value_at(spec, u + sign * step)
+                candidate[name] = ctx.from_unit(name, u + sign * step)
             if not self.is_tabu(self.point(candidate, ctx)):
                 return candidate
         return None

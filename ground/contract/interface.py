@@ -1,0 +1,62 @@
+"""The mechanism interface in one table: the hooks, how each is called, what each returns, the limits
+and what a mechanism may import. Standard library only (it runs inside the sandbox image too).
+
+The static gate (hook names, signatures, the import allowlist, the size cap), the in-container
+harness and trace driver, the mechanism hosts, the recipe catalog and the return checks
+(`returns.py`) take it from here. The prompt document an LLM writes mechanisms from
+(engine/prompts/mechanism_interface.md) is written by hand, because its exact bytes are part of every
+recorded Level 2 request; tests/contract/test_interface_document.py fails when it and this table
+disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+HookName = Literal["guide", "propose", "review", "observe", "accept", "state_dict", "load_state_dict"]
+
+
+@dataclass(frozen=True, slots=True)
+class HookSpec:
+    name: HookName
+    params: tuple[str, ...]  # the positional parameters after self, in call order
+    returns: str  # what the hook may return, in the prompt document's words
+
+
+# In the order the engine calls them every iteration; then the two checkpoint hooks.
+HOOK_SPECS: tuple[HookSpec, ...] = (
+    HookSpec("guide", ("ctx",), 'None or {"focus": [names], "avoid": [names], "note": "..."}'),
+    HookSpec("propose", ("ctx",), "None or a full parameter dict replacing the proposer's"),
+    HookSpec("review", ("proposal", "ctx"), 'None, {"reject": "why"} or {"replace": {full params}}'),
+    HookSpec("observe", ("trial", "ctx"), "returns None"),
+    HookSpec("accept", ("trial", "incumbent", "ctx"), "True/False to override keep/discard, or None"),
+    HookSpec("state_dict", (), "JSON-serializable dict"),
+    HookSpec("load_state_dict", ("state",), ""),
+)
+ALL_HOOKS: tuple[str, ...] = get_args(HookName)
+STATE_HOOKS: tuple[str, ...] = ("state_dict", "load_state_dict")
+HOOKS: tuple[str, ...] = tuple(name for name in ALL_HOOKS if name not in STATE_HOOKS)  # called every iteration
+# Positional parameters each hook is called with, `self` included (what the gate checks definitions against).
+HOOK_SIGNATURES: dict[str, tuple[str, ...]] = {spec.name: ("self", *spec.params) for spec in HOOK_SPECS}
+
+MAX_SOURCE_BYTES = 64 * 1024  # a mechanism is one module of at most this many bytes of UTF-8
+MAX_NOTE_CHARS = 2000  # the longest note a guide hook may return
+MAX_STATE_BYTES = 1024 * 1024  # the largest state_dict, as JSON
+
+# What a mechanism may import unless a gate policy says otherwise.
+DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
+    "__future__",
+    "bisect",
+    "collections",
+    "dataclasses",
+    "functools",
+    "heapq",
+    "itertools",
+    "math",
+    "numpy",
+    "random",
+    "statistics",
+    "torch",
+    "typing",
+)
