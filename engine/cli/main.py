@@ -16,6 +16,7 @@ from bilevel_evolve.engine.cli.ablate import add_ablate_parser
 from bilevel_evolve.engine.cli.archive import add_archive_parser
 from bilevel_evolve.engine.cli.archive_add import add_archive_add_action
 from bilevel_evolve.engine.cli.replay import add_replay_parser
+from bilevel_evolve.engine.ui.cli import add_ui_parser
 from bilevel_evolve.engine.wiring.run_config import LLMSettings, RunConfig
 from bilevel_evolve.ground.errors import EvolveError, UsageError
 
@@ -164,7 +165,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_run_parser, _add_resume_parser, _add_report_parser, _add_check_parser,
     lambda sub: add_archive_parser(sub, extra_actions=[add_archive_add_action]), add_replay_parser,
-    add_ablate_parser,
+    add_ablate_parser, add_ui_parser,
 ]
 
 
