@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+# The exit codes of every `evolve` command.
+EXIT_OK = 0
+EXIT_FAILED = 1  # an EvolveError; also a check or replay that rejected, a verify that found damage
+EXIT_USAGE = 2  # a UsageError (argparse exits 2 on bad flags as well)
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM: 128 + SIGINT, as a shell reports it; the run stays resumable
+
 
 class EvolveError(Exception):
-    """A failure the user can fix. Exit code 1 unless a subclass says otherwise."""
+    """A failure the user can fix. Exit code EXIT_FAILED unless a subclass says otherwise."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
     def __init__(self, problem: str, fix: str | None = None) -> None:
         self.problem = problem
@@ -18,9 +24,9 @@ class EvolveError(Exception):
 
 
 class UsageError(EvolveError):
-    """Bad command-line input or bad input files: exit code 2."""
+    """Bad command-line input or bad input files: exit code EXIT_USAGE."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
 
 class SpaceError(UsageError):

@@ -26,7 +26,8 @@ from typing import IO, Literal
 from bilevel_evolve.engine.ablation.progress_display import AblationProgress
 from bilevel_evolve.engine.ablation.spec import AblationSpec, PlannedRun, plan
 from bilevel_evolve.engine.ablation.store import clear_leftover, log_path, run_dir, run_state
-from bilevel_evolve.ground.errors import EvolveError
+from bilevel_evolve.engine.wiring.run_options import RUN_OPTIONS
+from bilevel_evolve.ground.errors import EXIT_INTERRUPTED, EvolveError
 from bilevel_evolve.sandbox.engine_pool import ASSIGNMENTS_FILE, Engine, EnginePool, EngineSpec, Slot
 
 POLL_S = 0.05
@@ -61,12 +62,10 @@ class _Child:
 def run_command(spec: AblationSpec, out: Path, run: PlannedRun, action: Action,
                 python: str = sys.executable) -> list[str]:
     base = [python, "-m", "bilevel_evolve.engine.cli"]
-    path = str(run_dir(out, run.name))
+    path = run_dir(out, run.name)
     if action == "resumed":
-        return [*base, "resume", path, "--no-progress"]
-    return [*base, "run", "--domain", spec.domain, "--iterations", str(spec.iterations),
-            "--levels", ",".join(run.levels), "--agent", run.agent, "--seed", str(run.seed),
-            "--run-dir", path, "--archive", spec.archive, "--no-progress", *spec.options.cli_args()]
+        return [*base, "resume", str(path), "--no-progress"]
+    return [*base, "run", *RUN_OPTIONS.argv(spec.run_options(run, path))]
 
 
 class AblationExecutor:
@@ -161,7 +160,7 @@ class AblationExecutor:
     def _reap(self, child: _Child) -> RunOutcome:
         child.log.close()
         code = child.proc.returncode
-        if code in (130, -signal.SIGINT, -signal.SIGTERM):
+        if code in (EXIT_INTERRUPTED, -signal.SIGINT, -signal.SIGTERM):
             raise KeyboardInterrupt
         return RunOutcome(child.run, child.action, code, time.monotonic() - child.t0)
 

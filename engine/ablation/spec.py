@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bilevel_evolve.engine.wiring.run_options import RUN_OPTIONS
 from bilevel_evolve.ground.errors import UsageError
 
 FORMAT_VERSION = 1
@@ -25,43 +27,6 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class RunOptions(_Frozen):
-    """Flags every run of the ablation gets, exactly as `evolve run` takes them."""
-
-    agent: str = "offline"
-    acceptance: Literal["strict", "noise-aware"] = "strict"
-    noise_repeats: int = Field(default=3, ge=2, le=50)
-    level15_every: int = Field(default=5, ge=1)
-    level2_every: int = Field(default=8, ge=2)
-    repair_rounds: int = Field(default=2, ge=0, le=10)
-    mechanism_runtime: Literal["container", "host"] = "container"
-    trial_timeout: float | None = Field(default=None, gt=0)
-    time_budget: float | None = Field(default=None, gt=0)
-    space: str | None = None
-    noise_sd: float = Field(default=0.0, ge=0)
-    python: str | None = None
-    provider: str = "openai"
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str | None = None
-    max_cost: float | None = Field(default=None, gt=0)
-
-    def cli_args(self) -> list[str]:
-        """The `evolve run` flags these options stand for (the agent is per run, not here)."""
-        args = ["--acceptance", self.acceptance, "--noise-repeats", str(self.noise_repeats),
-                "--level15-every", str(self.level15_every), "--level2-every", str(self.level2_every),
-                "--repair-rounds", str(self.repair_rounds), "--mechanism-runtime", self.mechanism_runtime,
-                "--provider", self.provider]
-        optional = {"--trial-timeout": self.trial_timeout, "--time-budget": self.time_budget,
-                    "--space": self.space, "--noise-sd": self.noise_sd or None, "--python": self.python,
-                    "--model": self.model, "--base-url": self.base_url, "--api-key-env": self.api_key_env,
-                    "--max-cost": self.max_cost}
-        for flag, value in optional.items():
-            if value is not None:
-                args += [flag, str(value)]
-        return args
-
-
 class AblationSpec(_Frozen):
     """Everything that decides an ablation's results. Worker count and progress display are not
     part of it: they change how fast it runs, never what it finds."""
@@ -74,7 +39,13 @@ class AblationSpec(_Frozen):
     baselines: tuple[str, ...] = ()
     seed: int = 0
     archive: str
-    options: RunOptions = RunOptions()
+    # the `evolve run` options every run gets, by name (see engine/wiring/run_options.py)
+    options: dict[str, Any] = Field(default_factory=dict, validate_default=True)
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options(cls, value: Any) -> dict[str, Any]:
+        return RUN_OPTIONS.each_run(value)
 
     @field_validator("groups")
     @classmethod
@@ -91,6 +62,12 @@ class AblationSpec(_Frozen):
         if unknown:
             raise ValueError(f"baselines must be drawn from {', '.join(BASELINES)}; got {list(value)}")
         return value
+
+    def run_options(self, run: PlannedRun, run_dir: Path) -> dict[str, Any]:
+        """The `evolve run` option values of one planned run."""
+        return {**self.options, "domain": self.domain, "iterations": self.iterations, "levels": run.levels,
+                "agent": run.agent, "seed": run.seed, "run_dir": run_dir, "archive": self.archive,
+                "no_progress": True}
 
     def differences(self, other: AblationSpec) -> list[str]:
         """Human-readable 'field: mine -> theirs' lines for every field that differs."""
@@ -152,7 +129,7 @@ def plan(spec: AblationSpec) -> list[PlannedRun]:
         seed = repeat_seed(spec.seed, repeat)
         for group in spec.groups:
             runs.append(PlannedRun(name=f"{group}-r{repeat}", label=group, repeat=repeat, levels=GROUPS[group],
-                                   agent=spec.options.agent, seed=seed))
+                                   agent=spec.options["agent"], seed=seed))
         for baseline in spec.baselines:
             runs.append(PlannedRun(name=f"{baseline}-r{repeat}", label=baseline, repeat=repeat, levels=("1",),
                                    agent=baseline, seed=seed))

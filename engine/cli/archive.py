@@ -16,13 +16,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.ground.errors import EXIT_FAILED, EXIT_OK, UsageError
 from bilevel_evolve.ground.fileio import atomic_write_bytes
 from bilevel_evolve.mechanism_archive.archive import Archive
 from bilevel_evolve.mechanism_archive.layout import ARCHIVE_ENV, default_archive_dir
 from bilevel_evolve.mechanism_archive.terminal import lineage_tree, list_table, show_view, source_diff
 
-EXIT_OK, EXIT_FAILED = 0, 1
 PIPE_WIDTH = 160
 
 

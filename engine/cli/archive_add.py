@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from bilevel_evolve.ground.errors import EXIT_FAILED, EXIT_OK
+
 
 def add_archive_add_action(actions: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     a = actions.add_parser("add", parents=[common], help="vet a mechanism file (gate -> box) and archive it as user")
@@ -25,4 +27,4 @@ def _cmd_add(args: argparse.Namespace) -> int:
         mech_id, vetting = vet_and_archive(args.file, archive, run_id=args.run, space=space)
     print(vetting.text)
     print(f"archived {mech_id} as {vetting.status}", file=sys.stderr)
-    return 0 if vetting.accepted else 1
+    return EXIT_OK if vetting.accepted else EXIT_FAILED

@@ -11,58 +11,23 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from bilevel_evolve.engine.agents.factory import AGENT_FORMS
 from bilevel_evolve.engine.cli.ablate import add_ablate_parser
 from bilevel_evolve.engine.cli.archive import add_archive_parser
 from bilevel_evolve.engine.cli.archive_add import add_archive_add_action
 from bilevel_evolve.engine.cli.replay import add_replay_parser
 from bilevel_evolve.engine.ui.cli import add_ui_parser
-from bilevel_evolve.engine.wiring.run_config import LLMSettings, RunConfig
-from bilevel_evolve.ground.errors import EvolveError, UsageError
+from bilevel_evolve.engine.wiring.run_options import RUN_OPTIONS
+from bilevel_evolve.ground.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EvolveError, UsageError
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.run.loop import LoopOutcome
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_RUNS_ROOT = Path("runs")
 
 
 def _add_run_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="start a new run", description="Start a new run.")
-    p.add_argument("--domain", help="function:NAME|function:FILE.py | train_opt[:TRAIN.py] | command:SPEC.json")
-    p.add_argument("--iterations", type=int, default=30, help="search iterations after the baseline (30)")
-    p.add_argument("--levels", default="1", help="1 | 1,1.5 | 1,2 | 1,1.5,2 (default 1)")
-    p.add_argument("--agent", default="offline", help=f"{AGENT_FORMS} (default offline)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--run-dir", type=Path, help="default: runs/<domain>-<time>-s<seed>")
-    p.add_argument("--archive", type=Path, help="mechanism archive directory (Level 2)")
-    p.add_argument("--acceptance", choices=["strict", "noise-aware"], default="strict")
-    p.add_argument("--noise-repeats", type=int, default=3, help="baseline repeats for noise-aware (3)")
-    p.add_argument("--noise-multiplier", type=float, default=2.0, help="floor = k x sd of baseline (2)")
-    p.add_argument("--trial-timeout", type=float, help="seconds per trial (train_opt, command)")
-    p.add_argument("--time-budget", type=float, help="train_opt: training seconds per trial")
-    p.add_argument("--space", type=Path, help="JSON search space replacing the domain's own")
-    p.add_argument("--noise-sd", type=float, default=0.0, help="function: add seeded Gaussian noise")
-    p.add_argument("--python", help="interpreter for train.py / python commands")
-    outer = p.add_argument_group("outer levels")
-    outer.add_argument("--level15-every", type=int, default=5, help="Level 1.5 cycle, in iterations (5)")
-    outer.add_argument("--level2-every", type=int, default=8, help="Level 2 research session period (8)")
-    outer.add_argument("--repair-rounds", type=int, default=2, help="repair rounds per rejected candidate (2)")
-    outer.add_argument("--mechanism", type=Path, action="append", default=[], metavar="FILE",
-                       help="a mechanism of your own, vetted (gate -> box) and active from the first iteration; "
-                       "repeatable")
-    outer.add_argument("--mechanism-runtime", choices=["container", "host"], default="container",
-                       help="where mechanism code runs: the sandbox container (default) or, for trusted "
-                       "code only, unconfined host processes")
-    llm = p.add_argument_group("llm agent")
-    llm.add_argument("--provider", default="openai", help="openai | deepseek | any name with --base-url")
-    llm.add_argument("--model")
-    llm.add_argument("--base-url")
-    llm.add_argument("--api-key-env", help="environment variable holding the key")
-    llm.add_argument("--max-cost", type=float, help="stop when the LLM spend would exceed this (USD)")
-    llm.add_argument("--price", metavar="IN,OUT",
-                     help="USD per million input,output tokens, for a model the price table lacks")
-    p.add_argument("--no-progress", action="store_true")
+    RUN_OPTIONS.add_run_flags(p)
     p.set_defaults(handler=_cmd_run)
 
 
@@ -71,21 +36,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if not args.domain:
         raise UsageError("--domain is required", "e.g. --domain function:branin (see `evolve run --help`)")
-    levels = tuple(x.strip() for x in args.levels.split(",") if x.strip())
-    options = {k: v for k, v in {
-        "trial_timeout_s": args.trial_timeout, "time_budget_s": args.time_budget,
-        "space_file": str(args.space) if args.space else None, "python": args.python,
-        "noise_sd": args.noise_sd or None}.items() if v is not None}
     run_id = default_run_id(args.domain, args.seed) if args.run_dir is None else args.run_dir.name
     try:
-        config = RunConfig(
-            run_id=run_id, domain=args.domain, domain_options=options, iterations=args.iterations,
-            levels=levels, agent=args.agent, seed=args.seed, acceptance=args.acceptance,
-            noise_repeats=args.noise_repeats, noise_multiplier=args.noise_multiplier,
-            archive=str(args.archive) if args.archive else None, mechanism_runtime=args.mechanism_runtime,
-            level15_every=args.level15_every, level2_every=args.level2_every, repair_rounds=args.repair_rounds,
-            llm=LLMSettings(provider=args.provider, model=args.model, base_url=args.base_url,
-                            api_key_env=args.api_key_env, max_cost_usd=args.max_cost, price=args.price))
+        config = RUN_OPTIONS.run_config(vars(args), run_id=run_id)
     except ValidationError as exc:
         raise UsageError(_validation_message(exc), "see `evolve run --help`") from None
     run_dir = args.run_dir or DEFAULT_RUNS_ROOT / run_id

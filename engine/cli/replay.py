@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from bilevel_evolve.ground.errors import EXIT_FAILED, EXIT_OK
+
 if TYPE_CHECKING:
     from bilevel_evolve.engine.analysis.mechanism_replay import ReplayReport
 
@@ -59,7 +61,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                          indent=2))
     else:
         _print(report)
-    return 0 if report.ok else 1
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _print(report: ReplayReport) -> None:

@@ -49,7 +49,7 @@ def render_markdown(summary: AblationSummary, plots: list[Path]) -> str:
     spec = summary.spec
     lines = [f"# Ablation: {spec.domain}", "",
              f"{spec.repeats} repeat(s) x {spec.iterations} iterations (+ the baseline trial), seed {spec.seed}, "
-             f"agent `{spec.options.agent}`, direction {summary.direction or '?'}; "
+             f"agent `{spec.options['agent']}`, direction {summary.direction or '?'}; "
              "change = best - baseline (negative is better when minimizing), as in the paper.", "",
              results_table(summary), ""]
     lines += _notes(summary)
