@@ -1,14 +1,19 @@
-"""Round-trip time of a mechanism hook call through the sandboxed host, next to the unconfined one.
+"""Round-trip time of a mechanism hook call through the sandboxed host, next to the unconfined one,
+with the history sent incrementally (the default) and in full (`incremental_history=False`, the
+protocol before, and the fallback).
 
-1. Latency: one hook call per sample with a realistic ctx (the function domain's space and
-   `--history` trials), through `ContainerHost` and `LocalProcessHost` in the same process,
-   interleaved in blocks so machine drift hits both alike. Two mechanisms: a no-op `guide` (pure
-   channel cost) and the tabu recipe's `review` of a proposal (a real hook body).
+1. Latency at iteration N, for every N of `--at`: one hook call per sample with a realistic ctx
+   (the function domain's space, N trials of history, one more per call, as in a run), through
+   `ContainerHost` and `LocalProcessHost` in the same process, interleaved in blocks of 50 so machine
+   drift hits all alike. A block times 50 calls in runs of 10: a call with a ctx of N trials (not
+   timed; a shorter history than the worker's, so it is sent whole), then ten calls whose ctxs hold
+   N+1 .. N+10 trials. Two mechanisms: a no-op `guide` (pure channel cost) and the tabu recipe's
+   `review` of a proposal (a real hook body, which itself reads the history).
 2. Run overhead: a `--iterations`-iteration function-domain run with two recipes active (tabu and
-   bandit), once per host; every host method is timed (hook calls, the state_json of each
-   checkpoint, the loads including the container's start).
+   bandit), once per host and history mode; every host method is timed (hook calls, the state_json
+   of each checkpoint, the loads including the container's start).
 
-    python benchmarks/hook_latency.py [--calls 1000] [--history 30] [--iterations 200] [--out FILE]
+    python benchmarks/hook_latency.py [--calls 1000] [--at 30,1000] [--iterations 200] [--out FILE]
 """
 
 from __future__ import annotations
@@ -29,19 +34,21 @@ from rich.table import Table
 
 from bilevel_evolve.domains.registry import load_domain
 from bilevel_evolve.engine.agents.offline import OfflineAgent
-from bilevel_evolve.engine.mechanisms.active_set import MechanismSet
 from bilevel_evolve.engine.outer.research.recipes import CATALOG, recipe_source
 from bilevel_evolve.engine.run.logging_setup import close_logging, configure_logging
 from bilevel_evolve.engine.run.loop import InnerLoop
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import SearchConfig, SearchContext, TrialRecord
 from bilevel_evolve.sandbox.hosts.base import Loaded, LocalProcessHost, MechanismHost
 from bilevel_evolve.sandbox.hosts.container import ContainerHost
 
 DOMAIN = "function:hartmann6"
 BLOCK = 50
-NOOP = b"""
+GROWTH = 10  # timed calls, one more trial each, before the history goes back to N
+MODES = {"incremental": True, "full": False}  # mode -> incremental_history
+NOOP = MechanismSource(b"""
 class Noop:
     name = "noop"
 
@@ -49,54 +56,75 @@ class Noop:
         return None
 
 MECHANISM = Noop
-"""
+""")
 
 
-def _recipe(name: str) -> bytes:
-    return recipe_source(next(r for r in CATALOG if r.name == name))
+def _recipe(name: str) -> MechanismSource:
+    return MechanismSource(recipe_source(next(r for r in CATALOG if r.name == name)))
 
 
-def realistic_ctx(trials: int) -> dict[str, Any]:
-    domain = load_domain(DOMAIN)
-    rng = random.Random(0)
-    history = []
-    for i in range(trials):
-        params = domain.space.sample(rng)
-        history.append(TrialRecord(iteration=i, params=params, status="ok", value=rng.uniform(-3, 0),
-                                   accepted=rng.random() < 0.3, source="agent", duration_s=0.001))
-    return SearchContext(space=domain.space, direction=domain.direction, iteration=trials,
-                         history=tuple(history), incumbent=history[-1], config=SearchConfig()).to_json()
+class RunHistory:
+    """The ctxs of a run as the engine hands them to a host: every trial dumped once, and each ctx's
+    history a list of those same dicts (what lets a host send only the new ones)."""
+
+    def __init__(self, trials: int) -> None:
+        domain = load_domain(DOMAIN)
+        rng = random.Random(0)
+        self.trials = [TrialRecord(iteration=i, params=domain.space.sample(rng), status="ok",
+                                   value=rng.uniform(-3, 0), accepted=rng.random() < 0.3, source="agent",
+                                   duration_s=0.001).model_dump() for i in range(trials)]
+        self.head = SearchContext(space=domain.space, direction=domain.direction, iteration=0, history=(),
+                                  incumbent=None, config=SearchConfig()).to_json()
+
+    def ctx(self, n: int) -> dict[str, Any]:
+        """The ctx of iteration n: n trials of history, the last one the incumbent."""
+        return {**self.head, "iteration": n, "history": self.trials[:n], "incumbent": self.trials[n - 1]}
+
+    def json_bytes(self, n: int) -> int:
+        return len(json.dumps(self.ctx(n), separators=(",", ":")))
 
 
-def latency(hosts: dict[str, MechanismHost], calls: int, ctx: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    proposal = {"proposal": dict(ctx["incumbent"]["params"])}
-    mechanisms = {"noop": (NOOP, "guide", {}), "tabu recipe": (_recipe("tabu"), "review", proposal)}
-    samples: dict[tuple[str, str], list[float]] = {}
-    for kind, host in hosts.items():
-        for mech, (source, hook, hook_args) in mechanisms.items():
-            host.load(mech, source, None)
-            samples[(kind, mech)] = []
-            for _ in range(BLOCK):  # warm-up, not counted
-                host.call(mech, hook, ctx, 1, hook_args)
-    for _ in range(max(1, calls // BLOCK)):
-        for (kind, mech), times in samples.items():
-            host = hosts[kind]
-            _, hook, hook_args = mechanisms[mech]
-            for i in range(BLOCK):
-                t = time.perf_counter()
-                host.call(mech, hook, ctx, i, hook_args)
+def latency(hosts: dict[tuple[str, str], MechanismHost], calls: int, at: list[int],
+            run: RunHistory) -> dict[str, dict[str, Any]]:
+    mechanisms = {"noop": (NOOP, "guide"), "tabu recipe": (_recipe("tabu"), "review")}
+
+    def args(hook: str, n: int) -> dict[str, Any]:
+        return {"proposal": dict(run.trials[n - 1]["params"])} if hook == "review" else {}
+
+    def block(host: MechanismHost, mech: str, n: int, times: list[float] | None) -> None:
+        hook = mechanisms[mech][1]
+        for i in range(BLOCK):
+            grown = i % GROWTH + 1
+            if grown == 1:
+                host.call(mech, hook, run.ctx(n), 0, args(hook, n))
+            ctx, hook_args = run.ctx(n + grown), args(hook, n + grown)
+            t = time.perf_counter()
+            host.call(mech, hook, ctx, i, hook_args)
+            if times is not None:
                 times.append((time.perf_counter() - t) * 1000)
-    out: dict[str, dict[str, Any]] = {}
-    container = hosts["container"]
+
+    samples: dict[tuple[str, str, str, int], list[float]] = {}
+    for (kind, mode), host in hosts.items():
+        for mech, (source, _) in mechanisms.items():
+            host.load(mech, source, None)
+            for n in at:
+                samples[(kind, mode, mech, n)] = []
+                block(host, mech, n, None)  # warm-up, not counted
+    for _ in range(max(1, calls // BLOCK)):
+        for (kind, mode, mech, n), times in samples.items():
+            block(hosts[(kind, mode)], mech, n, times)
+    container = hosts[("container", "incremental")]
     if isinstance(container, ContainerHost):  # the channel alone: engine -> Docker -> server and back
-        pings = samples[("container", "ping, no mechanism")] = []
+        pings = samples[("container", "-", "ping, no mechanism", 0)] = []
         for _ in range(max(1, calls // BLOCK) * BLOCK):
             pings.append(container.ping() * 1000)
-    for (kind, mech), times in samples.items():
+    out: dict[str, dict[str, Any]] = {}
+    for (kind, mode, mech, n), times in samples.items():
         times.sort()
-        out[f"{kind} / {mech}"] = {"host": kind, "mechanism": mech, "n": len(times),
-                                   "p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * len(times)) - 1],
-                                   "mean_ms": statistics.fmean(times), "max_ms": times[-1]}
+        out[f"{kind} / {mode} / {mech} @ {n}"] = {
+            "host": kind, "history": mode, "mechanism": mech, "iteration": n, "n": len(times),
+            "p50_ms": statistics.median(times), "p95_ms": times[int(0.95 * len(times)) - 1],
+            "mean_ms": statistics.fmean(times), "max_ms": times[-1]}
     return out
 
 
@@ -117,7 +145,7 @@ class TimedHost:
             self.seconds[what] += time.perf_counter() - t
             self.counts[what] += 1
 
-    def load(self, mech_id: str, source: bytes, state_json: str | None) -> Loaded:
+    def load(self, mech_id: str, source: MechanismSource, state_json: str | None) -> Loaded:
         return self._timed("load", self.inner.load, mech_id, source, state_json)  # type: ignore[no-any-return]
 
     def call(self, mech_id: str, hook: str, ctx: dict[str, Any], seed: int, args: dict[str, Any]) -> Any:
@@ -133,19 +161,19 @@ class TimedHost:
         self.inner.close()
 
 
-def run_overhead(kind: str, iterations: int, root: Path) -> dict[str, Any]:
-    config = RunConfig(run_id=f"bench-{kind}", domain=DOMAIN, iterations=iterations, seed=0)
-    run_dir = root / f"run-{kind}"
+def run_overhead(kind: str, mode: str, iterations: int, root: Path) -> dict[str, Any]:
+    config = RunConfig(run_id=f"bench-{kind}-{mode}", domain=DOMAIN, iterations=iterations, seed=0)
+    run_dir = root / f"run-{kind}-{mode}"
     store = RunStore.create(run_dir, config)
     configure_logging(run_dir / "log.jsonl")
-    inner: MechanismHost = ContainerHost(config.run_id) if kind == "container" else LocalProcessHost(root / kind)
-    host = TimedHost(inner)
+    host = TimedHost(make_host(kind, mode, config.run_id, root / f"{kind}-{mode}"))
     try:
         t0 = time.perf_counter()
-        mechanisms = MechanismSet(host, config.seed, store.append, on_rollback=lambda m, f: None)
+        loop = InnerLoop(store, config, load_domain(DOMAIN), OfflineAgent(), mechanism_host=host)
+        mechanisms = loop.mechanisms
+        assert mechanisms is not None
         for name in ("tabu", "bandit"):
             mechanisms.add(name, _recipe(name), step=0)
-        loop = InnerLoop(store, config, load_domain(DOMAIN), OfflineAgent(), mechanisms=mechanisms)
         loop.start()
         loop.run()
         total = time.perf_counter() - t0
@@ -155,56 +183,67 @@ def run_overhead(kind: str, iterations: int, root: Path) -> dict[str, Any]:
         store.close()
         close_logging()
     steady = host.seconds["call"] + host.seconds["state_json"]
-    return {"host": kind, "iterations": iterations, "active_at_end": list(active), "run_s": total,
+    return {"host": kind, "history": mode, "iterations": iterations, "active_at_end": list(active), "run_s": total,
             "load_s": host.seconds["load"], "hook_calls": host.counts["call"], "hook_s": host.seconds["call"],
             "state_json_calls": host.counts["state_json"], "state_json_s": host.seconds["state_json"],
             "mechanism_s": steady + host.seconds["load"], "per_iteration_ms": 1000 * steady / iterations,
             "share_of_run": (steady + host.seconds["load"]) / total}
 
 
+def make_host(kind: str, mode: str, run_id: str, work_dir: Path) -> MechanismHost:
+    if kind == "container":
+        return ContainerHost(run_id, incremental_history=MODES[mode])
+    return LocalProcessHost(work_dir, incremental_history=MODES[mode])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=1000, help="timed calls per host and mechanism (>= 500)")
-    ap.add_argument("--history", type=int, default=30, help="trials in the ctx's history")
+    ap.add_argument("--at", default="30,1000", help="iterations (trials of history) to measure at, comma-separated")
     ap.add_argument("--iterations", type=int, default=200)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/hook_latency.json"))
     args = ap.parse_args()
-    ctx = realistic_ctx(args.history)
-    ctx_bytes = len(json.dumps(ctx, separators=(",", ":")))
+    at = [int(n) for n in args.at.split(",")]
+    run = RunHistory(max(at) + GROWTH)
+    ctx_bytes = {n: run.json_bytes(n) for n in at}
     with tempfile.TemporaryDirectory() as tmp:
-        hosts: dict[str, MechanismHost] = {"container": ContainerHost("bench-latency"),
-                                           "local": LocalProcessHost(Path(tmp) / "latency")}
+        hosts = {(kind, mode): make_host(kind, mode, f"bench-latency-{mode}", Path(tmp) / f"latency-{mode}")
+                 for kind in ("container", "local") for mode in MODES}
         try:
-            rows = latency(hosts, args.calls, ctx)
+            rows = latency(hosts, args.calls, at, run)
         finally:
             for host in hosts.values():
                 host.close()
-        runs = [run_overhead(kind, args.iterations, Path(tmp)) for kind in ("container", "local")]
+        runs = [run_overhead(kind, mode, args.iterations, Path(tmp)) for kind in ("container", "local")
+                for mode in MODES]
 
-    table = Table(title=f"hook round trip, ctx with {args.history} trials ({ctx_bytes} bytes of JSON)")
-    for col in ("host / mechanism", "n", "p50 ms", "p95 ms", "mean ms", "max ms", "p50 vs local"):
+    sizes = ", ".join(f"{n} trials: {b} bytes" for n, b in ctx_bytes.items())
+    table = Table(title=f"hook round trip at iteration N, one new trial per call (whole ctx as JSON: {sizes})")
+    for col in ("host / history / mechanism @ N", "n", "p50 ms", "p95 ms", "mean ms", "max ms",
+                f"p50 vs @ {at[0]}", "p50 vs full"):
         table.add_column(col)
     for key, row in rows.items():
-        local = rows.get(f"local / {row['mechanism']}")
-        ratio = f"{row['p50_ms'] / local['p50_ms']:.2f}x" if local else "-"
+        first = rows.get(f"{row['host']} / {row['history']} / {row['mechanism']} @ {at[0]}")
+        full = rows.get(f"{row['host']} / full / {row['mechanism']} @ {row['iteration']}")
         table.add_row(key, str(row["n"]), f"{row['p50_ms']:.3f}", f"{row['p95_ms']:.3f}", f"{row['mean_ms']:.3f}",
-                      f"{row['max_ms']:.2f}", ratio)
-    console = Console(width=150)
+                      f"{row['max_ms']:.2f}", f"{row['p50_ms'] / first['p50_ms']:.2f}x" if first else "-",
+                      f"{row['p50_ms'] / full['p50_ms']:.2f}x" if full else "-")
+    console = Console(width=160)
     console.print(table)
     run_table = Table(title=f"mechanism overhead of a {args.iterations}-iteration {DOMAIN} run, tabu + bandit")
-    for col in ("host", "hook calls", "hooks s", "state_json calls", "state_json s", "load s", "ms / iteration",
-                "run s", "share of run"):
+    for col in ("host", "history", "hook calls", "hooks s", "state_json calls", "state_json s", "load s",
+                "ms / iteration", "run s", "share of run"):
         run_table.add_column(col)
     for r in runs:
-        run_table.add_row(r["host"], str(r["hook_calls"]), f"{r['hook_s']:.3f}", str(r["state_json_calls"]),
-                          f"{r['state_json_s']:.3f}", f"{r['load_s']:.3f}", f"{r['per_iteration_ms']:.2f}",
-                          f"{r['run_s']:.2f}", f"{100 * r['share_of_run']:.0f}%")
+        run_table.add_row(r["host"], r["history"], str(r["hook_calls"]), f"{r['hook_s']:.3f}",
+                          str(r["state_json_calls"]), f"{r['state_json_s']:.3f}", f"{r['load_s']:.3f}",
+                          f"{r['per_iteration_ms']:.2f}", f"{r['run_s']:.2f}", f"{100 * r['share_of_run']:.0f}%")
     console.print(run_table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "command": " ".join(["python", "benchmarks/hook_latency.py", *sys.argv[1:]]),
         "python": sys.version.split()[0], "machine": platform.machine(), "domain": DOMAIN,
-        "ctx_history": args.history, "ctx_json_bytes": ctx_bytes, "latency": rows, "runs": runs,
+        "at": at, "ctx_json_bytes": ctx_bytes, "latency": rows, "runs": runs,
     }, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
