@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from bilevel_evolve.domains.brief import TaskBrief
 from bilevel_evolve.ground.records import Direction, TrialResult
 from bilevel_evolve.ground.space import Scalar, SearchSpace
 
@@ -30,4 +31,9 @@ class Domain(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """JSON-serializable description stored in the run's config.json."""
+        ...
+
+    def brief(self) -> TaskBrief:
+        """What a language model is told about the task (the offline agent never reads it). It must not
+        give away a benchmark's answer: a built-in objective's source and docstring stay out of it."""
         ...

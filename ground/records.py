@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from bilevel_evolve.ground.space import Scalar, SearchSpace
+from bilevel_evolve.ground.untrusted import clean_text
 
 TrialStatus = Literal["ok", "failed", "crashed", "timeout", "invalid", "rejected"]
+REASON_CHARS = 200  # a failure reason is one line of at most this many characters
 Direction = Literal["minimize", "maximize"]
 Strategy = Literal["explore", "exploit", "focused"]
 
@@ -31,6 +33,24 @@ class TrialResult(_Frozen):
     duration_s: float = 0.0
     message: str = ""
     metrics: dict[str, float] = Field(default_factory=dict)
+    # Why a trial did not succeed, in one line drawn from its output ("ModuleNotFoundError: No module named
+    # 'kernels'", "killed at the time limit (900 s)"); the message's first line when the domain gives none.
+    # It is trial output, so it is cleaned and capped here; "" for an ok trial.
+    reason: str = Field(default="", validate_default=True)
+
+    @field_validator("reason")
+    @classmethod
+    def _one_clean_line(cls, reason: str, info: ValidationInfo) -> str:
+        if info.data.get("status", "ok") == "ok":
+            return ""
+        message = str(info.data.get("message", ""))[:4 * REASON_CHARS]
+        return one_line_reason(reason or next((line for line in message.splitlines() if line.strip()), ""))
+
+
+def one_line_reason(text: str) -> str:
+    """Untrusted text as one clean line of at most REASON_CHARS characters (applying it twice changes nothing)."""
+    line = clean_text(text, 4 * REASON_CHARS, one_line=True).strip()
+    return line if len(line) <= REASON_CHARS else line[: REASON_CHARS - 1] + "…"
 
 
 class TrialRecord(_Frozen):
@@ -43,11 +63,21 @@ class TrialRecord(_Frozen):
     accepted: bool
     source: str = "agent"
     duration_s: float = 0.0
+    # In-process only (prompts, reports): left out of dumps, so mechanisms' ctx stays as the contract says.
+    reason: str = Field(default="", exclude=True)
 
 
 class Proposal(_Frozen):
     params: dict[str, Scalar]
     rationale: str = ""
+    source: str = "agent"
+
+
+class PendingTrial(_Frozen):
+    """A proposal whose trial is in flight (several workers): proposed, not yet decided."""
+
+    iteration: int
+    params: dict[str, Scalar]
     source: str = "agent"
 
 
@@ -82,6 +112,7 @@ class SearchContext:
     incumbent: TrialRecord | None
     config: SearchConfig
     hints: Hints = field(default_factory=Hints)
+    pending: tuple[PendingTrial, ...] = ()  # in flight, in proposal order: propose none of them again
 
     def better(self, a: float, b: float) -> bool:
         """True when value a is strictly better than value b in this direction."""
@@ -99,4 +130,5 @@ class SearchContext:
             "incumbent": self.incumbent.model_dump() if self.incumbent else None,
             "config": self.config.model_dump(),
             "hints": self.hints.model_dump(),
+            "pending": [p.model_dump() for p in self.pending],
         }

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bilevel_evolve.domains.brief import BriefSection, TaskBrief
 from bilevel_evolve.domains.command.spec import CommandSpec, load_spec
+from bilevel_evolve.domains.failure import last_line, reason_from_output
 from bilevel_evolve.domains.options import DomainOptions
 from bilevel_evolve.domains.process import ProcessOutcome, run_captured, trial_env
 from bilevel_evolve.domains.spacefile import load_space_file
@@ -97,17 +99,23 @@ class CommandDomain:
     def _result(self, outcome: ProcessOutcome) -> TrialResult:
         tail = outcome.tail(_TAIL_CHARS)
         duration = outcome.duration_s
+        last = last_line(outcome.output)
         if outcome.timed_out:
             return TrialResult(status="timeout", duration_s=duration,
-                               message=f"no exit within {self._timeout_s:g} s; output tail:\n{tail}")
+                               message=f"no exit within {self._timeout_s:g} s; output tail:\n{tail}",
+                               reason=f"killed at the time limit ({self._timeout_s:g} s)")
         if outcome.returncode != 0:
+            exited = f"exited with status {outcome.returncode}"
             return TrialResult(status="crashed", duration_s=duration,
-                               message=f"exited with status {outcome.returncode}; output tail:\n{tail}")
+                               message=f"{exited}; output tail:\n{tail}",
+                               reason=reason_from_output(outcome.output) or f"{exited}; last output line: {last}")
         matches = list(self._spec.pattern.finditer(outcome.output))
         if not matches:
             return TrialResult(status="failed", duration_s=duration,
                                message=f"metric_regex {self._spec.metric_regex!r} found nothing; "
-                                       f"output tail:\n{tail}")
+                                       f"output tail:\n{tail}",
+                               reason=f"no match for metric_regex {self._spec.metric_regex!r}; "
+                                      f"last output line: {last}")
         text = matches[-1].group(1)
         try:
             value = float(text)
@@ -132,3 +140,18 @@ class CommandDomain:
             "space": self.space.to_dict(),
             "trial_timeout_s": self._timeout_s,
         }
+
+    def brief(self) -> TaskBrief:
+        spec = self._spec
+        passing = ("as --name value arguments" if spec.param_style == "args"
+                   else f"as environment variables {ENV_PREFIX}<NAME>")
+        how = (f"Each trial runs `{' '.join(spec.command)}` once (in {self._cwd}), the parameters passed {passing}. "
+               f"The metric is the number in the first group of the last match of the regex {spec.metric_regex!r} "
+               f"in its output; a trial that exits with an error, prints no match, or runs past "
+               f"{self._timeout_s:g} s counts as failed, with its one-line reason.")
+        task = f"{self.direction.capitalize()} the metric that {self._spec_path.name} describes."
+        if not spec.description.strip():
+            return TaskBrief(task=f"{task} {how} (The spec has no description field saying what the program is.)")
+        return TaskBrief(task=task, sections=(BriefSection(title="What the program is (the spec's description)",
+                                                           body=spec.description.strip()),
+                                              BriefSection(title="How a trial runs", body=how)))

@@ -25,7 +25,8 @@ class CommandSpec(BaseModel):
     metric_regex: its first group, in the last match over stdout+stderr, is the metric;
     param_style: "args" appends --name value per parameter, "env" sets EVOLVE_PARAM_<NAME>;
     cwd: working directory, relative to the spec file's folder (default: that folder);
-    env: extra environment variables for every trial.
+    env: extra environment variables for every trial;
+    description: what the program does and what its metric means, for a language model's task brief.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -38,6 +39,7 @@ class CommandSpec(BaseModel):
     param_style: Literal["args", "env"] = "args"
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    description: str = Field(default="", max_length=20_000)
 
     @field_validator("command")
     @classmethod
@@ -71,7 +73,7 @@ def load_spec(path: Path) -> CommandSpec:
         problems = "; ".join(_describe(err) for err in exc.errors())
         raise UsageError(f"the command spec {path} is invalid: {problems}",
                          f"fields: command, space, metric_regex (required), direction, timeout_s, "
-                         f"param_style, cwd, env; e.g. {EXAMPLE_SPEC}") from None
+                         f"param_style, cwd, env, description; e.g. {EXAMPLE_SPEC}") from None
 
 
 def _describe(err: Any) -> str:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bilevel_evolve.domains.brief import BriefSection, TaskBrief
 from bilevel_evolve.domains.function.loader import ObjectiveFile, as_finite_number
 from bilevel_evolve.domains.options import DomainOptions
 from bilevel_evolve.domains.spacefile import load_space_file, restrict_names
@@ -72,6 +73,25 @@ class FunctionDomain:
             "noise_sd": self._options.noise_sd,
             "doc": obj.doc,
         }
+
+    def brief(self) -> TaskBrief:
+        """A user's objective file: its module docstring, never its source. A built-in benchmark (or BBOB):
+        nothing of its own, since its docstring names the optimum and its name alone would give it away."""
+        obj = self._objective
+        noise = (f" Each value carries Gaussian noise (sd {self._options.noise_sd:g}), so one good value may be "
+                 "luck." if self._options.noise_sd else "")
+        held = ", ".join(f"{k}={v!r}" for k, v in self._fixed.items())
+        fixed = f" Parameters outside the search space stay fixed: {held}." if held else ""
+        if obj.builtin:
+            return TaskBrief(task=f"{self.direction.capitalize()} a black-box benchmark function of the parameters "
+                             "below; its name and formula are withheld, so the search is a fair test. Each trial "
+                             f"is one evaluation.{noise}{fixed}", metric="the function's value")
+        task = (f"{self.direction.capitalize()} the value that objective(params) in {obj.path.name} returns. Each "
+                f"trial is one call of it.{noise}{fixed}")
+        if not obj.doc:
+            return TaskBrief(task=task + " (The file has no docstring describing it.)", metric="the objective's value")
+        return TaskBrief(task=task, metric="the objective's value",
+                         sections=(BriefSection(title=f"What {obj.path.name} says about itself", body=obj.doc),))
 
 
 def _short_repr(value: Any) -> str:

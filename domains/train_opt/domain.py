@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bilevel_evolve.domains.brief import TaskBrief
 from bilevel_evolve.domains.options import DomainOptions
 from bilevel_evolve.domains.process import run_captured, trial_env
 from bilevel_evolve.domains.spacefile import load_space_file
 from bilevel_evolve.domains.train_opt import constants as C
+from bilevel_evolve.domains.train_opt.brief import ScriptFacts, train_opt_brief
 from bilevel_evolve.domains.train_opt.metrics import METRIC, result_from_outcome
 from bilevel_evolve.domains.train_opt.spaces import default_space_dict, table_for
 from bilevel_evolve.ground.errors import SpaceError, UsageError
@@ -148,6 +150,12 @@ class TrainOptDomain:
             "trial_timeout_s": self._timeout_s,
             "python": self._python,
         }
+
+    def brief(self) -> TaskBrief:
+        tuned = tuple(dict.fromkeys(b.constant for b in self._bindings.values() if b is not None))
+        return train_opt_brief(ScriptFacts(
+            path=self._path, source=self._source, constants=self._constants, tuned=tuned, budget_s=self._budget_s,
+            timeout_s=self._timeout_s, python=self._python, num_threads=self._options.num_threads))
 
 
 def _read_source(path: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+from bilevel_evolve.domains.failure import last_line, reason_from_output
 from bilevel_evolve.domains.process import ProcessOutcome
 from bilevel_evolve.ground.records import TrialResult, TrialStatus
 
@@ -38,19 +39,28 @@ def result_from_outcome(outcome: ProcessOutcome, timeout_s: float) -> TrialResul
     metrics = {k: v for k, v in summary.items() if math.isfinite(v)}
     tail = outcome.tail(_TAIL_CHARS)
 
-    def result(status: TrialStatus, message: str = "", value: float | None = None) -> TrialResult:
+    def result(status: TrialStatus, message: str = "", value: float | None = None, reason: str = "") -> TrialResult:
         return TrialResult(status=status, value=value, message=message, duration_s=outcome.duration_s,
-                           metrics=metrics)
+                           metrics=metrics, reason=reason)
 
     if outcome.timed_out:
-        return result("timeout", f"no result within {timeout_s:g} s; output tail:\n{tail}")
+        return result("timeout", f"no result within {timeout_s:g} s; output tail:\n{tail}",
+                      reason=f"killed at the time limit ({timeout_s:g} s)")
     if outcome.returncode != 0:
-        return result("crashed", f"{_exit_reason(outcome)}; output tail:\n{tail}")
+        exit_reason = _exit_reason(outcome)
+        return result("crashed", f"{exit_reason}; output tail:\n{tail}",
+                      reason=reason_from_output(outcome.output) or _with_last_line(exit_reason, outcome.output))
     if value is None:
-        return result("failed", f"no '{METRIC}:' line in the output; output tail:\n{tail}")
+        return result("failed", f"no '{METRIC}:' line in the output; output tail:\n{tail}",
+                      reason=_with_last_line(f"finished without a '{METRIC}:' line", outcome.output))
     if not math.isfinite(value):
-        return result("failed", f"{METRIC} is {value}")
+        return result("failed", f"{METRIC} is {value}", reason=f"{METRIC} is {value} (the loss diverged?)")
     return result("ok", value=value)
+
+
+def _with_last_line(what: str, output: str) -> str:
+    last = last_line(output)
+    return f"{what}; last output line: {last}" if last else f"{what}, with no output"
 
 
 def _exit_reason(outcome: ProcessOutcome) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
 from bilevel_evolve.ground.records import Direction, Hints, SearchConfig, TrialRecord, TrialStatus
 from bilevel_evolve.ground.space import Scalar
@@ -58,11 +58,20 @@ class TrialFinished(_Event):
     message: str = ""
     metrics: dict[str, float] = Field(default_factory=dict)
     recovered: bool = False
+    reason: str = ""  # why it did not succeed, one cleaned line (TrialResult.reason); "" for an ok trial
+
+    @model_serializer(mode="wrap")
+    def _without_empty_reason(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A trial with no reason is written as before reasons existed, so such traces stay byte-identical."""
+        data: dict[str, Any] = handler(self)
+        if not self.reason:
+            data.pop("reason", None)
+        return data
 
     def record(self, accepted: bool) -> TrialRecord:
         """The trial as history holds it, with its keep/discard decision."""
         return TrialRecord(iteration=self.iteration, params=self.params, status=self.status, value=self.value,
-                           accepted=accepted, source=self.source, duration_s=self.duration_s)
+                           accepted=accepted, source=self.source, duration_s=self.duration_s, reason=self.reason)
 
 
 class DecisionMade(_Event):
@@ -156,6 +165,18 @@ class EffectMeasured(_Event):
     effect: dict[str, Any]
 
 
+class RunStopped(_Event):
+    """The run stopped itself because its trials cannot succeed (a failed baseline, or the first K trials
+    all failed). It is not finished: `evolve resume` runs the failed step again once the cause is fixed."""
+
+    kind: Literal["run_stopped"] = "run_stopped"
+    step: int
+    iteration: int
+    reason: str
+    trial_dir: str
+    fix: str
+
+
 class RunFinished(_Event):
     kind: Literal["run_finished"] = "run_finished"
     status: Literal["completed", "budget_exhausted", "interrupted"]
@@ -168,7 +189,7 @@ class RunFinished(_Event):
 Event = Annotated[
     RunStarted | RunResumed | ProposalMade | TrialFinished | DecisionMade | NoiseFloorMeasured
     | ConfigChanged | HookCalled | HintsGiven | ResearchSessionEvent | MechanismInjected
-    | MechanismRolledBack | EffectMeasured | RunFinished,
+    | MechanismRolledBack | EffectMeasured | RunStopped | RunFinished,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -35,8 +35,10 @@ from bilevel_evolve.engine.run.events import (
     RunFinished,
     RunResumed,
     RunStarted,
+    RunStopped,
     TrialFinished,
 )
+from bilevel_evolve.engine.run.fail_fast import FailFast
 from bilevel_evolve.engine.run.store import Checkpoint, RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
 from bilevel_evolve.ground.errors import EvolveError, InvalidAgentOutput, RunDirError, SpaceError
@@ -97,7 +99,7 @@ class InnerLoop:
     def __init__(self, store: RunStore, config: RunConfig, domain: Domain, agent: Agent,
                  on_step: StepCallback | None = None, *, mechanism_host: MechanismHost | None = None,
                  outer: Sequence[OuterController] = (),
-                 mechanism_source: Callable[[str], bytes] | None = None) -> None:
+                 mechanism_source: Callable[[str], bytes] | None = None, fail_fast: FailFast | None = None) -> None:
         self.store = store
         self.config = config
         self.domain = domain
@@ -107,6 +109,7 @@ class InnerLoop:
             mechanism_host, config.seed, self._emit, on_rollback=self._rolled_back)
         self.outer = list(outer)
         self.mechanism_source = mechanism_source
+        self.fail_fast = fail_fast
         self.state = LoopState()
         self._recovered: dict[int, TrialFinished] = {}
         self._outer_done_step = -1
@@ -145,8 +148,9 @@ class InnerLoop:
         self.state = _rebuild_state(kept, checkpoint, self.domain.direction)
         self.agent.load_state_dict(checkpoint.agent_state)
         self._restore_outer(checkpoint.extra)
+        stopped = any(isinstance(e, RunStopped) for e in tail)  # the failed trial runs again after the fix
         self._recovered = {e.step: e for e in tail if isinstance(e, TrialFinished)
-                           and e.step >= checkpoint.steps_done}
+                           and e.step >= checkpoint.steps_done and not stopped}
         self._emit(RunResumed(step=checkpoint.steps_done, discarded_events=len(tail),
                               recovered_trials=len(self._recovered)))
         self._checkpoint(force_durable=True)
@@ -218,10 +222,21 @@ class InnerLoop:
                 proposal, rejection = mechs.review(ctx, proposal, step)
                 skip = ("rejected", rejection) if rejection else None
         params, result = self._evaluate(step, iteration, proposal, skip)
+        self._stop_if_failing(step, iteration, baseline, result)
         record = self._decide(step, iteration, params, result, proposal.source, baseline, ctx, mechs)
         self.state.steps_done = step + 1
         self._checkpoint()
         return record
+
+    def _stop_if_failing(self, step: int, iteration: int, baseline: bool, result: TrialResult) -> None:
+        """Fail fast (engine.run.fail_fast): raise before this step is checkpointed, so a resume redoes it."""
+        trial_dir = self.store.trial_dir(step)
+        stop = None if self.fail_fast is None else self.fail_fast.check(step, baseline, result, self.state.history,
+                                                                        trial_dir)
+        if stop is not None:
+            self._emit(RunStopped(step=step, iteration=iteration, reason=stop.reason, trial_dir=str(trial_dir),
+                                  fix=stop.fix or ""))
+            raise stop
 
     def _live_mechanisms(self, baseline: bool) -> MechanismSet | None:
         m = self.mechanisms
@@ -311,7 +326,7 @@ class InnerLoop:
         if recovered is not None and recovered.params == params:
             result = TrialResult(status=recovered.status, value=recovered.value,
                                  duration_s=recovered.duration_s, message=recovered.message,
-                                 metrics=recovered.metrics)
+                                 metrics=recovered.metrics, reason=recovered.reason)
             self._log.info("trial_recovered", step=step)
         else:
             result = self._run_trial(step, params)
@@ -329,7 +344,8 @@ class InnerLoop:
                     recovered: bool = False) -> None:
         self._emit(TrialFinished(step=step, iteration=iteration, params=params, status=result.status,
                                  value=result.value, duration_s=result.duration_s, source=source,
-                                 message=result.message, metrics=result.metrics, recovered=recovered))
+                                 message=result.message, metrics=result.metrics, recovered=recovered,
+                                 reason=result.reason))
 
     def _decide(self, step: int, iteration: int, params: dict, result: TrialResult, source: str,
                 baseline: bool, ctx: SearchContext, mechs: MechanismSet | None) -> TrialRecord:
@@ -339,7 +355,7 @@ class InnerLoop:
         if baseline and result.status == "ok":
             accepted, reason = s.incumbent is None, "baseline"
         record = TrialRecord(iteration=iteration, params=params, status=result.status, value=result.value,
-                             accepted=accepted, source=source, duration_s=result.duration_s)
+                             accepted=accepted, source=source, duration_s=result.duration_s, reason=result.reason)
         overridden_by = None
         if mechs:
             mechs.observe(ctx, record, step)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FORMAT_VERSION = 1
 LEVELS = ("1", "1.5", "2")
@@ -41,6 +41,18 @@ class RunConfig(BaseModel):
     level15_every: int = Field(default=5, ge=1)
     level2_every: int = Field(default=8, ge=2)
     repair_rounds: int = Field(default=2, ge=0, le=10)
+    # What the LLM levels are told about the task: the domain's brief, extended or replaced by a file of
+    # the user's (read at the start and frozen in the run directory as brief.json), or nothing ("off").
+    brief: str | None = None
+    brief_mode: Literal["extend", "replace", "off"] = "extend"
+    prompt_tokens: int = Field(default=12_000, ge=2_000, le=1_000_000)  # the most one prompt may hold (estimated)
+    fail_fast: int = Field(default=5, ge=0)  # stop when the baseline or the first K search trials fail; 0: never
+
+    @model_validator(mode="after")
+    def _replace_needs_a_brief(self) -> RunConfig:
+        if self.brief_mode == "replace" and not self.brief:
+            raise ValueError("brief_mode replace needs a brief file (--brief FILE)")
+        return self
 
     @field_validator("levels")
     @classmethod
