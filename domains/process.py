@@ -8,7 +8,8 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO
 
@@ -78,11 +79,42 @@ class _CappedLog:
         return (bytes(self._head) + bytes(self._tail)).decode("utf-8", errors="replace")
 
 
+# The GPUs of the trial running in this thread (a tuple of device ids; empty: none), or None: the trial
+# sees whatever the engine sees. The engine's trial executors set it around each run_trial call.
+_TRIAL_DEVICES: ContextVar[tuple[str, ...] | None] = ContextVar("trial_devices", default=None)
+_running: set[subprocess.Popen[bytes]] = set()  # every trial subprocess in flight, for kill_running_trials
+_running_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def trial_devices(devices: Sequence[str] | None) -> Iterator[None]:
+    """Run the trials started inside this block (in this thread) on these GPUs only."""
+    token = _TRIAL_DEVICES.set(None if devices is None else tuple(devices))
+    try:
+        yield
+    finally:
+        _TRIAL_DEVICES.reset(token)
+
+
 def trial_env(trial_dir: Path, seed: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A trial subprocess's environment: the engine's, then `extra`, then EVOLVE_SEED,
-    EVOLVE_TRIAL_DIR and unbuffered Python output."""
-    return {**os.environ, **(extra or {}), "EVOLVE_SEED": str(seed),
-            "EVOLVE_TRIAL_DIR": str(Path(trial_dir).resolve()), "PYTHONUNBUFFERED": "1"}
+    EVOLVE_TRIAL_DIR and unbuffered Python output; CUDA_VISIBLE_DEVICES set to the trial's own GPUs
+    when the engine assigned it some (an empty value: no GPU at all)."""
+    env = {**os.environ, **(extra or {}), "EVOLVE_SEED": str(seed),
+           "EVOLVE_TRIAL_DIR": str(Path(trial_dir).resolve()), "PYTHONUNBUFFERED": "1"}
+    devices = _TRIAL_DEVICES.get()
+    if devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
+    return env
+
+
+def kill_running_trials() -> None:
+    """Kill the process group of every trial subprocess still running (the engine is stopping)."""
+    with _running_lock:
+        procs = list(_running)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def run_captured(
@@ -103,6 +135,18 @@ def run_captured(
         argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, start_new_session=True,
     )
+    with _running_lock:
+        _running.add(proc)
+    try:
+        return _supervise(proc, start, timeout_s=timeout_s, log_path=log_path, max_log_bytes=max_log_bytes)
+    finally:
+        with _running_lock:
+            _running.discard(proc)
+
+
+def _supervise(proc: subprocess.Popen[bytes], start: float, *, timeout_s: float, log_path: Path,
+               max_log_bytes: int) -> ProcessOutcome:
+    """Log the started process's output, wait for it up to the deadline, and leave nothing of its group behind."""
     try:
         log = _CappedLog(log_path, max_log_bytes)
     except OSError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bilevel_evolve.ground.records import Proposal, SearchContext
 from bilevel_evolve.ground.space import Scalar
@@ -20,6 +20,14 @@ class Agent(Protocol):
         ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class BatchAgent(Agent, Protocol):
+    """A proposer with a batch form: n distinct proposals at once, for n workers starting together.
+    Proposal i is for iteration ctx.iteration + i, distinct from ctx.pending and from proposals 0..i-1."""
+
+    def propose_batch(self, ctx: SearchContext, n: int) -> list[Proposal]: ...
 
 
 def start_point(ctx: SearchContext) -> dict[str, Scalar]:

@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import random
 import warnings
+from dataclasses import replace
 from typing import Any
 
 from bilevel_evolve.engine.ablation.spec import BASELINES_EXTRA_FIX
@@ -37,6 +38,10 @@ class RandomSearchAgent:
         rng = random.Random(_derived_seed(self.seed, ctx.iteration, "random"))
         return Proposal(params=ctx.space.sample(rng), source=self.name, rationale="uniform random sample")
 
+    def propose_batch(self, ctx: SearchContext, n: int) -> list[Proposal]:
+        """The samples of iterations ctx.iteration .. + n - 1: what n sequential proposals would be."""
+        return [self.propose(replace(ctx, iteration=ctx.iteration + i)) for i in range(n)]
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
@@ -58,24 +63,34 @@ class OptunaTPEAgent:
         self._optuna.logging.set_verbosity(self._optuna.logging.WARNING)
 
     def propose(self, ctx: SearchContext) -> Proposal:
+        return self.propose_batch(ctx, 1)[0]
+
+    def propose_batch(self, ctx: SearchContext, n: int) -> list[Proposal]:
+        """Ask/tell: the study is told the history, holds the trials in flight as running ones, and is
+        asked n times; with trials running, TPE's constant liar keeps the asks apart."""
         optuna = self._optuna
         distributions = _distributions(optuna, ctx.space)
-        sampler = optuna.samplers.TPESampler(seed=_derived_seed(self.seed, ctx.iteration, "optuna"))
-        study = optuna.create_study(direction=ctx.direction, sampler=sampler)
+        liar = bool(ctx.pending) or n > 1
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # constant_liar is marked experimental
+            sampler = optuna.samplers.TPESampler(seed=_derived_seed(self.seed, ctx.iteration, "optuna"),
+                                                 **({"constant_liar": True} if liar else {}))
+            study = optuna.create_study(direction=ctx.direction, sampler=sampler)
+            trial_state = optuna.trial.TrialState
             for record in ctx.history:
                 if record.status == "ok" and record.value is not None and record.params:
                     study.add_trial(optuna.trial.create_trial(params=dict(record.params),
                                                               distributions=distributions, value=record.value))
                 elif record.params:
                     study.add_trial(optuna.trial.create_trial(params=dict(record.params),
-                                                              distributions=distributions,
-                                                              state=optuna.trial.TrialState.FAIL))
-            trial = study.ask(distributions)
+                                                              distributions=distributions, state=trial_state.FAIL))
+            for pending in ctx.pending:
+                study.add_trial(optuna.trial.create_trial(params=dict(pending.params), distributions=distributions,
+                                                          state=trial_state.RUNNING))
+            asked = [study.ask(distributions) for _ in range(n)]
         done = sum(1 for r in ctx.history if r.status == "ok")
-        return Proposal(params=dict(trial.params), source=self.name,
-                        rationale=f"optuna TPE after {done} evaluated trials")
+        return [Proposal(params=dict(trial.params), source=self.name,
+                         rationale=f"optuna TPE after {done} evaluated trials") for trial in asked]
 
     def state_dict(self) -> dict[str, Any]:
         return {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bilevel_evolve.engine.agents.base import start_point
+from bilevel_evolve.engine.agents.batch import one_by_one
 from bilevel_evolve.ground.records import Proposal, SearchContext
 from bilevel_evolve.ground.space import ChoiceParam, Scalar, SearchSpace
 
@@ -25,6 +26,7 @@ class OfflineAgent:
     def __init__(self) -> None:
         self._cursor = 0
         self._last_param: str | None = None
+        self._seen = 0  # trials in the history at the last proposal
 
     def propose(self, ctx: SearchContext) -> Proposal:
         base = start_point(ctx)
@@ -33,17 +35,28 @@ class OfflineAgent:
         if not candidates:
             return Proposal(params=base, rationale="every parameter is frozen; re-run the incumbent",
                             source=self.name)
-        name = candidates[self._cursor % len(candidates)]
         step = STEP[ctx.config.strategy] * ctx.config.step_scale
-        params = dict(base)
-        params[name] = _move(ctx.space, name, base[name], step)
+        in_flight = [p.params for p in ctx.pending]
+        # the parameter under the cursor; with several workers, the first move not in flight already:
+        # the next parameters, then the same ones with a longer step
+        for offset in range(len(candidates) * (len(in_flight) + 1)):
+            name = candidates[(self._cursor + offset) % len(candidates)]
+            params = dict(base)
+            params[name] = _move(ctx.space, name, base[name], step * (1 + offset // len(candidates)))
+            if params not in in_flight:
+                break
         self._last_param = name
         return Proposal(params=params, source=self.name,
                         rationale=f"{name}: {base[name]!r} -> {params[name]!r} (obvious direction)")
 
+    def propose_batch(self, ctx: SearchContext, n: int) -> list[Proposal]:
+        return one_by_one(self, ctx, n)
+
     def _advance_after(self, ctx: SearchContext) -> None:
-        """Stay on a parameter after a kept trial; move the cursor on after a discarded one."""
-        if self._last_param is None or not ctx.history:
+        """Stay on a parameter after a kept trial; move the cursor on after a discarded one (once per
+        new trial: with several workers, proposals can follow each other on the same history)."""
+        grew, self._seen = len(ctx.history) > self._seen, len(ctx.history)
+        if self._last_param is None or not ctx.history or not grew:
             return
         last = ctx.history[-1]
         if not last.accepted:
@@ -60,11 +73,12 @@ class OfflineAgent:
         return list(dict.fromkeys(focus + rest))[: max(width, len(focus))]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"cursor": self._cursor, "last_param": self._last_param}
+        return {"cursor": self._cursor, "last_param": self._last_param, "seen": self._seen}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._cursor = int(state.get("cursor", 0))
         self._last_param = state.get("last_param")
+        self._seen = int(state.get("seen", 0))
 
 
 def _move(space: SearchSpace, name: str, value: Scalar, step: float) -> Scalar:

@@ -1,31 +1,25 @@
-"""Level 1: propose -> execute -> evaluate -> keep/discard, one checkpointed step at a time."""
+"""Level 1: propose -> execute -> evaluate -> keep/discard, one checkpointed step at a time.
+
+With N workers, N steps are in flight: proposed, their trials running, decided one at a time in
+proposal order (engine.run.scheduler says what each step sees).
+"""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import structlog
 
 from bilevel_evolve.domains.base import Domain
 from bilevel_evolve.engine.agents.base import Agent, start_point
+from bilevel_evolve.engine.agents.batch import propose_many
 from bilevel_evolve.engine.analysis.trace_numbers import baseline_reference
 from bilevel_evolve.engine.mechanisms.active_set import ActiveMechanism, MechanismSet
 from bilevel_evolve.engine.outer.base import OuterController
-from bilevel_evolve.engine.outer.decisions import (
-    ChangeConfig,
-    Decision,
-    Decisions,
-    Inject,
-    Record,
-    Reject,
-    Rollback,
-)
 from bilevel_evolve.engine.outer.view import LoopView, MechanismView
 from bilevel_evolve.engine.run.acceptance import AcceptanceRule, noise_floor
 from bilevel_evolve.engine.run.events import (
-    ConfigChanged,
     DecisionMade,
     Event,
     MechanismInjected,
@@ -38,19 +32,22 @@ from bilevel_evolve.engine.run.events import (
     RunStopped,
     TrialFinished,
 )
+from bilevel_evolve.engine.run.executors import InlineExecutor, TrialExecutor, TrialJob
 from bilevel_evolve.engine.run.fail_fast import FailFast
+from bilevel_evolve.engine.run.journal import FinishedJournal
+from bilevel_evolve.engine.run.loop_state import LoopState, loggable, rebuild_state, trial_seed
+from bilevel_evolve.engine.run.outer_decisions import OuterDecisions
+from bilevel_evolve.engine.run.scheduler import InFlight, TrialScheduler, recovered_results
 from bilevel_evolve.engine.run.store import Checkpoint, RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
 from bilevel_evolve.ground.errors import EvolveError, InvalidAgentOutput, RunDirError, SpaceError
 from bilevel_evolve.ground.records import (
-    Direction,
+    Hints,
     Proposal,
-    SearchConfig,
     SearchContext,
     TrialRecord,
     TrialResult,
     TrialStatus,
-    gain,
 )
 from bilevel_evolve.sandbox.hosts.base import HookFailure, MechanismHost
 
@@ -60,34 +57,6 @@ MAX_AGENT_FAILURES = 3  # consecutive unusable proposer answers before the run s
 StepCallback = Callable[[int, int, TrialRecord, "TrialRecord | None"], None]
 
 
-def trial_seed(seed: int, step: int) -> int:
-    """Per-trial seed: a pure function of (run seed, step), so a resumed run draws the same ones."""
-    return (seed * 1_000_003 + step * 7_919) % (2**31 - 1)
-
-
-@dataclass
-class LoopState:
-    steps_done: int = 0
-    history: list[TrialRecord] = field(default_factory=list)
-    incumbent_step: int | None = None  # index into history (= the step) of the kept point
-    noise_floor: float = 0.0
-    search_config: SearchConfig = field(default_factory=SearchConfig)
-    # The best successful trial so far. Not always the incumbent: a mechanism's accept hook may
-    # keep a worse trial (annealing), and the noise-aware incumbent is the median baseline.
-    best: TrialRecord | None = None
-
-    def append(self, record: TrialRecord, direction: Direction) -> None:
-        self.history.append(record)
-        if record.status == "ok" and record.value is not None and (
-            self.best is None or self.best.value is None or gain(record.value, self.best.value, direction) > 0
-        ):
-            self.best = record
-
-    @property
-    def incumbent(self) -> TrialRecord | None:
-        return None if self.incumbent_step is None else self.history[self.incumbent_step]
-
-
 @dataclass
 class LoopOutcome:
     status: str
@@ -95,7 +64,7 @@ class LoopOutcome:
     best: TrialRecord | None
 
 
-class InnerLoop:
+class InnerLoop(OuterDecisions):
     def __init__(self, store: RunStore, config: RunConfig, domain: Domain, agent: Agent,
                  on_step: StepCallback | None = None, *, mechanism_host: MechanismHost | None = None,
                  outer: Sequence[OuterController] = (),
@@ -111,11 +80,17 @@ class InnerLoop:
         self.mechanism_source = mechanism_source
         self.fail_fast = fail_fast
         self.state = LoopState()
-        self._recovered: dict[int, TrialFinished] = {}
+        self.scheduler = TrialScheduler(InlineExecutor(domain), FinishedJournal(store.path))
+        self._batch: list[Proposal] = []  # the rest of a batch the proposer gave (several workers starting)
+        self._batch_hints = Hints()
         self._outer_done_step = -1
         self._step_now = 0
         self._agent_failures = 0
         self._log = log.bind(run_id=config.run_id)
+
+    def run_trials_on(self, executor: TrialExecutor) -> None:
+        """Where the trials run (the default: inline, one worker); set before start or resume."""
+        self.scheduler.executor = executor
 
     # ---- start / resume ---------------------------------------------------------------------
     def start(self) -> None:
@@ -145,23 +120,22 @@ class InnerLoop:
             self.start()
             return
         kept, tail = self.store.rewind_trace(checkpoint.trace_lines)
-        self.state = _rebuild_state(kept, checkpoint, self.domain.direction)
+        self.state = rebuild_state(kept, checkpoint, self.domain.direction)
         self.agent.load_state_dict(checkpoint.agent_state)
         self._restore_outer(checkpoint.extra)
         stopped = any(isinstance(e, RunStopped) for e in tail)  # the failed trial runs again after the fix
-        self._recovered = {e.step: e for e in tail if isinstance(e, TrialFinished)
-                           and e.step >= checkpoint.steps_done and not stopped}
+        recovered = {} if stopped else recovered_results(tail, self.scheduler.journal, checkpoint.steps_done)
+        self.scheduler.restore(checkpoint.extra.get("in_flight", []), recovered, self._job)
         self._emit(RunResumed(step=checkpoint.steps_done, discarded_events=len(tail),
-                              recovered_trials=len(self._recovered)))
+                              recovered_trials=len(recovered)))
         self._checkpoint(force_durable=True)
-        self._log.info("resumed", step=checkpoint.steps_done, discarded=len(tail),
-                       recoverable=len(self._recovered))
+        self._log.info("resumed", step=checkpoint.steps_done, discarded=len(tail), recoverable=len(recovered))
 
     # ---- the loop ------------------------------------------------------------------------------
     def run(self) -> LoopOutcome:
         total = self.config.total_steps
         while self.state.steps_done < total:
-            record = self._step(self.state.steps_done)
+            record = self.advance()
             if self.on_step:
                 self.on_step(self.state.steps_done, total, record, self.state.best)
         return self.finish("completed")
@@ -181,21 +155,28 @@ class InnerLoop:
     def context(self, iteration: int) -> SearchContext:
         s = self.state
         return SearchContext(space=self.domain.space, direction=self.domain.direction, iteration=iteration,
-                             history=tuple(s.history), incumbent=s.incumbent, config=s.search_config)
+                             history=tuple(s.history), incumbent=s.incumbent, config=s.search_config,
+                             pending=self.scheduler.pending())
 
-    def _step(self, step: int) -> TrialRecord:
-        cfg = self.config
-        baseline = step < cfg.baseline_steps
+    def advance(self) -> TrialRecord:
+        """One step of the run: propose what the workers can take, then decide the oldest step in flight."""
+        self._propose_ahead(self.config.total_steps)
+        return self._settle_next()
+
+    def _propose_ahead(self, total: int) -> None:
+        """Propose every step a worker can take now: up to steps_done + workers (engine.run.scheduler)."""
+        end = min(total, self.state.steps_done + self.config.workers)
+        while (step := self.scheduler.next_step(self.state.steps_done)) < end:
+            self._propose(step, end)
+
+    def _propose(self, step: int, end: int) -> None:
+        """Propose step (the proposer asked for the steps up to end at once when it starts a batch) and
+        put it in flight: its trial starts now."""
+        baseline = step < self.config.baseline_steps
         iteration = self._iteration_of(step)
         self._step_now = step
-        if not baseline and self.outer and self._outer_done_step < step:
-            traced = self.store.trace_lines
-            view = LoopView(self, step, iteration)
-            for controller in self.outer:
-                self._apply_all(controller, controller.before_step(view), view)
-            self._outer_done_step = step
-            if self.store.trace_lines > traced:  # it acted (every decision is traced): keep that
-                self._checkpoint()
+        if not baseline and self._before_step(step, iteration):
+            self._batch = []  # the outer levels changed the search: proposals asked before that are dropped
         mechs = self._live_mechanisms(baseline)
         ctx = self.context(iteration)
         skip: tuple[TrialStatus, str] | None = None  # a step that runs no trial: (status, why)
@@ -203,27 +184,83 @@ class InnerLoop:
             proposal = Proposal(params=self.domain.space.defaults(), source="baseline",
                                 rationale="baseline: the space's defaults")
         else:
-            if mechs:
-                ctx = replace(ctx, hints=mechs.guide(ctx, step))
-            try:
-                proposal = self.agent.propose(ctx)
-                self._agent_failures = 0
-            except InvalidAgentOutput as exc:  # e.g. an LLM answer still not JSON after the repair
-                self._agent_failures += 1
-                if self._agent_failures >= MAX_AGENT_FAILURES:  # not a bad answer: a broken set-up
-                    raise EvolveError(f"the proposer failed {self._agent_failures} times in a row; last: "
-                                      f"{exc.problem}", "check the model and endpoint, then `evolve resume` "
-                                      "the run (nothing is lost)") from None
-                unusable = f"the proposer's answer was unusable: {exc.problem}"
-                skip = ("invalid", unusable)
-                proposal = Proposal(params=start_point(ctx), source=self.agent.name, rationale=unusable)
+            if self._batch:
+                ctx = replace(ctx, hints=self._batch_hints)
+                proposal = self._batch.pop(0)
+            else:
+                if mechs:
+                    ctx = replace(ctx, hints=mechs.guide(ctx, step))
+                proposal, skip = self._ask(ctx, end - step)
             if mechs and skip is None:
                 proposal = mechs.propose(ctx, proposal, step)
                 proposal, rejection = mechs.review(ctx, proposal, step)
                 skip = ("rejected", rejection) if rejection else None
-        params, result = self._evaluate(step, iteration, proposal, skip)
-        self._stop_if_failing(step, iteration, baseline, result)
-        record = self._decide(step, iteration, params, result, proposal.source, baseline, ctx, mechs)
+        self._admit(step, iteration, baseline, proposal, skip, ctx.hints)
+
+    def _before_step(self, step: int, iteration: int) -> bool:
+        """The outer levels, once per step; True when they acted (then it is checkpointed at once)."""
+        if not self.outer or self._outer_done_step >= step:
+            return False
+        traced = self.store.trace_lines
+        view = LoopView(self, step, iteration)
+        for controller in self.outer:
+            self._apply_all(controller, controller.before_step(view), view)
+        self._outer_done_step = step
+        acted = self.store.trace_lines > traced  # every decision is traced
+        if acted:
+            self._checkpoint()
+        return acted
+
+    def _ask(self, ctx: SearchContext, n: int) -> tuple[Proposal, tuple[TrialStatus, str] | None]:
+        """The proposer's point for this step; with n > 1 it proposes the next n steps at once (a batch)."""
+        try:
+            first, *rest = propose_many(self.agent, ctx, n)
+        except InvalidAgentOutput as exc:  # e.g. an LLM answer still not JSON after the repair
+            self._agent_failures += 1
+            if self._agent_failures >= MAX_AGENT_FAILURES:  # not a bad answer: a broken set-up
+                raise EvolveError(f"the proposer failed {self._agent_failures} times in a row; last: "
+                                  f"{exc.problem}", "check the model and endpoint, then `evolve resume` "
+                                  "the run (nothing is lost)") from None
+            unusable = f"the proposer's answer was unusable: {exc.problem}"
+            return Proposal(params=start_point(ctx), source=self.agent.name, rationale=unusable), ("invalid", unusable)
+        self._agent_failures = 0
+        self._batch, self._batch_hints = rest, ctx.hints
+        return first, None
+
+    def _admit(self, step: int, iteration: int, baseline: bool, proposal: Proposal,
+               skip: tuple[TrialStatus, str] | None, hints: Hints) -> None:
+        """Validate and trace the proposal, and put its step in flight."""
+        try:
+            params = self.domain.space.validate_params(proposal.params)
+        except SpaceError as exc:
+            self._emit(ProposalMade(step=step, iteration=iteration, params=loggable(proposal.params),
+                                    source=proposal.source, rationale=proposal.rationale, valid=False,
+                                    problem=exc.problem))
+            self.scheduler.add(InFlight(step, iteration, baseline, {}, proposal.source, hints,
+                                        preset=TrialResult(status="invalid", message=exc.problem)), None)
+            return
+        self._emit(ProposalMade(step=step, iteration=iteration, params=params, source=proposal.source,
+                                rationale=proposal.rationale))
+        # vetoed on review, or the proposer failed: nothing runs
+        preset = None if skip is None else TrialResult(status=skip[0], message=skip[1])
+        entry = InFlight(step, iteration, baseline, params, proposal.source, hints, preset)
+        self.scheduler.add(entry, self._job(entry) if entry.runs else None)
+
+    def _job(self, entry: InFlight) -> TrialJob:
+        return TrialJob(entry.step, entry.params, trial_seed(self.config.seed, entry.step),
+                        self.store.trial_dir(entry.step))
+
+    def _settle_next(self) -> TrialRecord:
+        """Decide the oldest step in flight, once its trial has finished."""
+        step = self.state.steps_done
+        self._step_now = step
+        settled = self.scheduler.settle(step)
+        entry, result = settled.entry, settled.result
+        self._emit_trial(step, entry.iteration, entry.params, result, entry.source, recovered=settled.recovered)
+        self._stop_if_failing(step, entry.iteration, entry.baseline, result)
+        ctx = replace(self.context(entry.iteration), hints=entry.hints)  # as it is now, with the step's hints
+        record = self._decide(step, entry.iteration, entry.params, result, entry.source, entry.baseline, ctx,
+                              self._live_mechanisms(entry.baseline))
         self.state.steps_done = step + 1
         self._checkpoint()
         return record
@@ -257,88 +294,6 @@ class InnerLoop:
         gone = MechanismView.of(mech)
         for controller in self.outer:
             self._apply_all(controller, controller.on_rollback(view, gone, failure), view)
-
-    # ---- what the outer levels decided ---------------------------------------------------------
-    def _apply_all(self, controller: OuterController, decisions: Decisions, at: LoopView) -> None:
-        """One at a time, as the controller produces them: the next one may depend on this one."""
-        for decision in decisions:
-            self._apply(controller, decision, at)
-
-    def _apply(self, controller: OuterController, decision: Decision, at: LoopView) -> None:
-        step, iteration = at.step, at.iteration
-        match decision:
-            case ChangeConfig(config=after, reason=reason, source=source):
-                before = self.state.search_config
-                self.state.search_config = after
-                self._emit(ConfigChanged(step=step, iteration=iteration, before=before, after=after,
-                                         reason=reason, source=source))
-            case Inject():
-                self._inject(controller, decision, at)
-            case Rollback(mechanism=mech_id, reason=reason):
-                mech = self._mechanism_set().remove(mech_id)
-                self._emit(MechanismRolledBack(step=step, iteration=iteration, mechanism=mech_id,
-                                               name=mech.name if mech else mech_id[:12], status="rolled-back",
-                                               reason=reason, active=self._active_ids()))
-            case Reject(mechanism=mech_id, name=name, status=status, reason=reason):
-                self._emit(MechanismRolledBack(step=step, iteration=iteration, mechanism=mech_id, name=name,
-                                               status=status, reason=reason, active=self._active_ids()))
-            case Record(event=event):
-                self._emit(event)
-
-    def _inject(self, controller: OuterController, inject: Inject, at: LoopView) -> None:
-        mechanisms = self._mechanism_set()
-        try:
-            mech = mechanisms.add(inject.mechanism, inject.source, at.step)
-        except HookFailure as failure:  # the set is as it was; the controller says what to record
-            self._apply_all(controller, controller.on_inject_failed(at, inject, failure), at)
-            return
-        self._emit(MechanismInjected(step=at.step, iteration=at.iteration, mechanism=inject.mechanism,
-                                     name=mech.name, active=mechanisms.ids()))
-        self._log.info("mechanism_injected", name=mech.name, id=inject.mechanism[:12])
-
-    def _mechanism_set(self) -> MechanismSet:
-        if self.mechanisms is None:
-            raise EvolveError("an outer level changed the mechanism set of a run that has no mechanism host")
-        return self.mechanisms
-
-    def _active_ids(self) -> tuple[str, ...]:
-        return () if self.mechanisms is None else self.mechanisms.ids()
-
-    def _evaluate(self, step: int, iteration: int, proposal: Proposal,
-                  skip: tuple[TrialStatus, str] | None = None) -> tuple[dict, TrialResult]:
-        space = self.domain.space
-        try:
-            params = space.validate_params(proposal.params)
-        except SpaceError as exc:
-            self._emit(ProposalMade(step=step, iteration=iteration, params=_loggable(proposal.params),
-                                    source=proposal.source, rationale=proposal.rationale, valid=False,
-                                    problem=exc.problem))
-            result = TrialResult(status="invalid", message=exc.problem)
-            self._emit_trial(step, iteration, {}, result, proposal.source)
-            return {}, result
-        self._emit(ProposalMade(step=step, iteration=iteration, params=params, source=proposal.source,
-                                rationale=proposal.rationale))
-        if skip is not None:  # vetoed on review, or the proposer failed: nothing runs
-            result = TrialResult(status=skip[0], message=skip[1])
-            self._emit_trial(step, iteration, params, result, proposal.source)
-            return params, result
-        recovered = self._recovered.pop(step, None)
-        if recovered is not None and recovered.params == params:
-            result = TrialResult(status=recovered.status, value=recovered.value,
-                                 duration_s=recovered.duration_s, message=recovered.message,
-                                 metrics=recovered.metrics, reason=recovered.reason)
-            self._log.info("trial_recovered", step=step)
-        else:
-            result = self._run_trial(step, params)
-        self._emit_trial(step, iteration, params, result, proposal.source, recovered=recovered is not None)
-        return params, result
-
-    def _run_trial(self, step: int, params: dict) -> TrialResult:
-        trial_dir = self.store.trial_dir(step)
-        if trial_dir.exists():  # left by an interrupted attempt at this step
-            shutil.rmtree(trial_dir)
-        trial_dir.mkdir(parents=True)
-        return self.domain.run_trial(params, trial_dir, trial_seed(self.config.seed, step))
 
     def _emit_trial(self, step: int, iteration: int, params: dict, result: TrialResult, source: str,
                     recovered: bool = False) -> None:
@@ -394,6 +349,8 @@ class InnerLoop:
         s = self.state
         extra: dict = {"outer_done_step": self._outer_done_step,
                        "controllers": {c.name: c.state_dict() for c in self.outer}}
+        if in_flight := self.scheduler.to_json():
+            extra["in_flight"] = in_flight
         if self.mechanisms is not None:
             states = self.mechanisms.states()
             extra["mechanisms"] = [m.to_json() for m in self.mechanisms.active]
@@ -423,25 +380,3 @@ class InnerLoop:
                                     state_json=extra.get("mechanism_states", {}).get(mech.id), restored=mech)
             except HookFailure as failure:  # it cannot come back from its checkpointed state: roll it back
                 self._rolled_back(mech, failure)
-
-
-def _rebuild_state(events: list[Event], checkpoint: Checkpoint, direction: Direction) -> LoopState:
-    """History comes from the trace (append-only); live values from the checkpoint."""
-    decisions = {e.step: e for e in events if isinstance(e, DecisionMade)}
-    state = LoopState(steps_done=checkpoint.steps_done, noise_floor=checkpoint.noise_floor,
-                      search_config=checkpoint.search_config, incumbent_step=checkpoint.incumbent_step)
-    for e in events:
-        if isinstance(e, TrialFinished):
-            state.append(e.record(decisions[e.step].accepted), direction)
-    if len(state.history) != checkpoint.steps_done:
-        raise RunDirError(
-            f"trace holds {len(state.history)} trials but the checkpoint counts {checkpoint.steps_done}",
-            "the run directory was modified by hand; start a new run")
-    return state
-
-
-def _loggable(params: object) -> dict:
-    """An invalid proposal is still recorded, reduced to JSON scalars."""
-    if not isinstance(params, dict):
-        return {}
-    return {str(k): v for k, v in params.items() if isinstance(v, str | int | float | bool)}

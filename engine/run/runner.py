@@ -13,11 +13,13 @@ from types import FrameType
 
 import structlog
 
+from bilevel_evolve.engine.run.executors import TrialExecutor
 from bilevel_evolve.engine.run.logging_setup import close_logging, configure_logging
 from bilevel_evolve.engine.run.loop import InnerLoop, LoopOutcome
+from bilevel_evolve.engine.run.placement import build_executor
 from bilevel_evolve.engine.run.progress import RunProgress
 from bilevel_evolve.engine.run.store import RunStore
-from bilevel_evolve.engine.wiring.assembly import build_loop, prepare, vet_user_mechanisms
+from bilevel_evolve.engine.wiring.assembly import Parts, build_loop, prepare, vet_user_mechanisms
 from bilevel_evolve.engine.wiring.run_config import RunConfig
 from bilevel_evolve.ground.errors import RunDirError
 
@@ -37,12 +39,14 @@ def start_run(config: RunConfig, run_dir: Path, *, progress: bool = True,
     # bad input, a missing key or engine, a rejected user mechanism: all fail here, nothing written
     parts = prepare(config, run_dir, user_mechanisms=len(user_mechanisms))
     try:
+        executor = _trial_executor(config, parts)
         if user_mechanisms:
             config = vet_user_mechanisms(config, parts, list(user_mechanisms))
         store = RunStore.create(run_dir, config)
         print(f"run directory: {run_dir}", file=sys.stderr)
         with _run_logging(run_dir):
             loop = build_loop(config, run_dir, store, parts)
+            loop.run_trials_on(executor)
             loop.start()
             return _drive(loop, store, progress)
     finally:
@@ -58,12 +62,23 @@ def resume_run(run_dir: Path, *, progress: bool = True) -> LoopOutcome:
                           f"see its results with `evolve report {run_dir}`; start a new run to go further")
     parts = prepare(config, run_dir)
     try:
+        executor = _trial_executor(config, parts)
         with _run_logging(run_dir):
             loop = build_loop(config, run_dir, store, parts)
+            loop.run_trials_on(executor)
             loop.resume()
             return _drive(loop, store, progress)
     finally:
         parts.close()
+
+
+def _trial_executor(config: RunConfig, parts: Parts) -> TrialExecutor:
+    """Where the trials run (GPUs assigned, a Ray cluster reached): before anything is written."""
+    executor = build_executor(config, parts.domain)
+    parts.closers.append(executor.close)
+    if config.workers > 1 or config.executor != "local" or config.gpus is not None or config.gpus_per_trial is not None:
+        print(executor.summary, file=sys.stderr)
+    return executor
 
 
 def _drive(loop: InnerLoop, store: RunStore, progress: bool) -> LoopOutcome:
@@ -73,6 +88,7 @@ def _drive(loop: InnerLoop, store: RunStore, progress: bool) -> LoopOutcome:
         try:
             return loop.run()
         finally:
+            loop.scheduler.close()
             store.close()
 
 

@@ -231,7 +231,7 @@ def _field_copy(option: RunOption) -> Any:
     return annotated, option.default_value()
 
 
-_OUTER, _LLM = "outer levels", "llm agent"
+_OUTER, _LLM, _TRIALS = "outer levels", "llm agent", "parallel trials"
 
 RUN_OPTIONS = RunOptionSchema([
     RunOption("--domain", "config.domain",
@@ -260,6 +260,17 @@ RUN_OPTIONS = RunOptionSchema([
               ablate="each_run"),
     RunOption("--python", "domain.python", help="interpreter for train.py / python commands", ablate="each_run"),
     RunOption("--noise-sd", "domain.noise_sd", help="function: add seeded Gaussian noise", ablate="each_run"),
+    RunOption("--workers", "config.workers", section=_TRIALS,
+              help="trials in flight at once; decisions stay in proposal order, so a seeded run is reproducible "
+              "for a given number (%(default)s)"),
+    RunOption("--gpus", "config.gpus", parse=split_levels, metavar="ID,ID,...", section=_TRIALS,
+              help="the GPUs the trials share out (default: CUDA_VISIBLE_DEVICES, else nvidia-smi -L)"),
+    RunOption("--gpus-per-trial", "config.gpus_per_trial", section=_TRIALS, ablate="each_run",
+              help="GPUs of each in-flight trial, never shared (default: the GPUs divided by --workers)"),
+    RunOption("--executor", "config.executor", section=_TRIALS, ablate="each_run",
+              help="where trials run: local (threads of this process) or ray (Ray tasks) (default %(default)s)"),
+    RunOption("--ray-address", "config.ray_address", section=_TRIALS, ablate="each_run",
+              help="--executor ray: HOST:PORT of the cluster, or local to start one (default RAY_ADDRESS, else local)"),
     RunOption("--level15-every", "config.level15_every", section=_OUTER,
               help="Level 1.5 cycle, in iterations (%(default)s)", ablate="each_run"),
     RunOption("--level2-every", "config.level2_every", section=_OUTER,
@@ -282,5 +293,17 @@ RUN_OPTIONS = RunOptionSchema([
               ablate_help="per run: stop a run when its LLM spend would exceed this (USD)"),
     RunOption("--price", "llm.price", section=_LLM, metavar="IN,OUT",
               help="USD per million input,output tokens, for a model the price table lacks"),
+    RunOption("--brief", "config.brief", parse=lambda text: str(Path(text).resolve()), metavar="FILE", section=_LLM,
+              ablate="each_run",
+              help="a text file about the task, added to the domain's own brief (see --brief-mode)"),
+    RunOption("--brief-mode", "config.brief_mode", section=_LLM, ablate="each_run",
+              help="extend: the domain's brief plus --brief; replace: --brief alone; off: no brief "
+              "(default %(default)s)"),
+    RunOption("--prompt-tokens", "config.prompt_tokens", section=_LLM, ablate="each_run",
+              help="the most tokens one prompt may hold (estimated as characters / 4); a long history is "
+              "summarized to fit (%(default)s)"),
+    RunOption("--fail-fast", "config.fail_fast", metavar="K", ablate="each_run",
+              help="stop the run when the baseline trial fails or the first K search trials all fail; "
+              "resumable after the fix; 0: never (%(default)s)"),
     RunOption("--no-progress", switch=True, ablate="ablation"),
 ])

@@ -122,6 +122,19 @@ class Hints:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """A proposal whose trial is running now (a run with several workers): not in history yet."""
+
+    iteration: int
+    params: FrozenDict
+    source: str = "agent"
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Pending:
+        return cls(int(raw["iteration"]), freeze(dict(raw["params"])), str(raw.get("source", "agent")))
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """What every hook gets. `rng` is a fresh random.Random seeded from (seed, iteration, hook)."""
 
@@ -133,6 +146,7 @@ class Context:
     config: Config
     hints: Hints
     rng: random.Random
+    pending: tuple[Pending, ...] = ()  # trials in flight, in proposal order (empty with one worker)
 
     def better(self, a: float, b: float) -> bool:
         """True when value a is strictly better than value b in this direction."""
@@ -165,6 +179,7 @@ def build_context(ctx_json: Mapping[str, Any], *, seed: int, hook: str = "") -> 
         config=Config.from_json(ctx_json.get("config")),
         hints=Hints.from_json(ctx_json.get("hints")),
         rng=random.Random(derive_seed(seed, iteration, hook)),
+        pending=tuple(Pending.from_json(p) for p in ctx_json.get("pending", ())),
     )
 
 

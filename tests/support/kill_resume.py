@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,14 +42,14 @@ def reference_run(run_args: list[str], run_dir: Path, *, env: dict[str, str], cw
 
 
 def run_with_kills(run_args: list[str], run_dir: Path, *, env: dict[str, str], cwd: Path,
-                   kill_after: Sequence[int]) -> list[int]:
+                   kill_after: Sequence[int], after_kill: Callable[[], None] | None = None) -> list[int]:
     """Start `evolve run ARGS --run-dir RUN_DIR` and SIGKILL it as soon as its trace holds
     kill_after[0] decisions; `evolve resume` it and kill it at kill_after[1] (or one step past the
     previous kill, whichever is later), and so on; then resume it once more, uncut, to the end.
 
     Returns the decisions the trace held at each kill that landed mid-run (the checkpoint still
     `running`). Only a kill that found the run already over can be missing from it: then that
-    attempt finished the run uncut, and no more are made."""
+    attempt finished the run uncut, and no more are made. `after_kill` is called after each of those."""
     assert all(point >= 1 for point in kill_after), "a run killed before its first step may not exist yet"
     landed: list[int] = []
     for attempt, point in enumerate(sorted(kill_after)):
@@ -62,6 +62,8 @@ def run_with_kills(run_args: list[str], run_dir: Path, *, env: dict[str, str], c
         if run_status(run_dir) == "completed":  # the kill came after the final checkpoint
             return landed
         landed.append(_trace(run_dir).count(DECISION))
+        if after_kill is not None:
+            after_kill()
     with _attempt(run_args, run_dir, env=env, cwd=cwd, resume=bool(kill_after)) as run:
         run.proc.wait(timeout=HANG_GUARD_S)
         run.check_finished()
