@@ -9,7 +9,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   echo "[setup] creating $VENV" >&2
   "$PY" -m venv "$VENV"
 fi
-EXTRAS="dev,baselines,bbob,ui"  # test tools, optuna for the TPE baseline, ioh + cma for the BBOB domain and protocol, the dashboard (evolve ui)
+EXTRAS="dev,baselines,bbob,ui,ray"  # test tools, optuna for the TPE baseline, ioh + cma for the BBOB domain and protocol, the dashboard (evolve ui), Ray for --executor ray
 stamp="$VENV/.bilevel-evolve-installed"
 want="$( (cat "$ROOT/pyproject.toml"; echo "$EXTRAS") | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
