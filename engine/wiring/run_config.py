@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 FORMAT_VERSION = 1
 LEVELS = ("1", "1.5", "2")
@@ -41,6 +41,12 @@ class RunConfig(BaseModel):
     level15_every: int = Field(default=5, ge=1)
     level2_every: int = Field(default=8, ge=2)
     repair_rounds: int = Field(default=2, ge=0, le=10)
+    # Trials in flight at once; the decisions depend on it (engine/run/scheduler.py), so it is the run's.
+    workers: int = Field(default=1, ge=1, le=256)
+    executor: Literal["local", "ray"] = "local"  # where trials run (engine/run/placement.py)
+    ray_address: str | None = None  # --executor ray: HOST:PORT, ray://HOST:PORT, auto or local (RAY_ADDRESS)
+    gpus: tuple[str, ...] | None = None  # device ids the trials share out; None: discovered
+    gpus_per_trial: int | None = Field(default=None, ge=0, le=64)  # None: the GPUs divided by the workers
     # What the LLM levels are told about the task: the domain's brief, extended or replaced by a file of
     # the user's (read at the start and frozen in the run directory as brief.json), or nothing ("off").
     brief: str | None = None
@@ -48,11 +54,12 @@ class RunConfig(BaseModel):
     prompt_tokens: int = Field(default=12_000, ge=2_000, le=1_000_000)  # the most one prompt may hold (estimated)
     fail_fast: int = Field(default=5, ge=0)  # stop when the baseline or the first K search trials fail; 0: never
 
-    @model_validator(mode="after")
-    def _replace_needs_a_brief(self) -> RunConfig:
-        if self.brief_mode == "replace" and not self.brief:
-            raise ValueError("brief_mode replace needs a brief file (--brief FILE)")
-        return self
+    @field_validator("brief_mode")
+    @classmethod
+    def _replace_needs_a_brief(cls, mode: str, info: ValidationInfo) -> str:
+        if mode == "replace" and not info.data.get("brief"):
+            raise ValueError("replace needs a brief file to replace the domain's brief with (--brief FILE)")
+        return mode
 
     @field_validator("levels")
     @classmethod
