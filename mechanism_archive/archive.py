@@ -1,6 +1,7 @@
 """The archive's API: add candidates (accepted or not), record statuses and effects, read lineage.
 
-A mechanism's source is untrusted data here: it is hashed, stored and displayed, never imported.
+A mechanism's source is untrusted data here: it is stored and displayed, never imported. It arrives
+as a MechanismSource, whose SHA-256 is its id, and leaves as one (`source`) for the mechanism host.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
+from bilevel_evolve.ground.contract.source import MechanismSource, SourceTooLarge, sha256_hex
+from bilevel_evolve.ground.errors import EvolveError, UsageError
 from bilevel_evolve.mechanism_archive.index import INDEX_FILE, Index, event_from_row, now_iso, parse_payload
 from bilevel_evolve.mechanism_archive.layout import prepare_root
 from bilevel_evolve.mechanism_archive.lineage import build_lineage
 from bilevel_evolve.mechanism_archive.models import (
-    MAX_SOURCE_BYTES,
     MIN_PREFIX,
     ORIGINS,
     STATUSES,
@@ -32,12 +34,13 @@ from bilevel_evolve.mechanism_archive.models import (
     json_safe,
 )
 from bilevel_evolve.mechanism_archive.recovery import Recovery, recover
-from bilevel_evolve.mechanism_archive.store import ObjectStore, corrupt, source_id
+from bilevel_evolve.mechanism_archive.store import ObjectStore, corrupt
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 MAX_NAME = 200
 LIST_HINT = "list the ids with `evolve archive list`"
+_TAMPERED = "source.py does not hash to its id (tampered?)"
 
 _SUMMARY_SQL = """
 SELECT m.id, m.name, m.class_name, m.origin, m.created, m.run_id AS first_run,
@@ -77,22 +80,19 @@ class Archive:
         self.close()
 
     # ---- writing --------------------------------------------------------------------------------
-    def add(self, source: bytes | str, *, name: str, class_name: str, origin: str, parents: tuple[str, ...] | list[str]
-            = (), run_id: str, session: Mapping[str, Any] | None = None, gate_report: Mapping[str, Any] | BaseModel
-            | None = None, box_report: Mapping[str, Any] | BaseModel | None = None, status: str,
-            reason: str = "", key: str | None = None) -> MechanismRecord:
+    def add(self, source: MechanismSource, *, name: str, class_name: str, origin: str,
+            parents: tuple[str, ...] | list[str] = (), run_id: str, session: Mapping[str, Any] | None = None,
+            gate_report: Mapping[str, Any] | BaseModel | None = None,
+            box_report: Mapping[str, Any] | BaseModel | None = None, status: str, reason: str = "",
+            key: str | None = None) -> MechanismRecord:
         """Archive a vetted candidate (whatever its verdict) and log an `archived` event for this run.
 
         The same source added again reuses the stored object (its first record stays) and logs a new
         event carrying this add's name, parents, session and reports. `key` makes the call idempotent:
         a second call with the same key (e.g. after resume) logs nothing.
         """
-        data = source.encode() if isinstance(source, str) else bytes(source)
-        if len(data) > MAX_SOURCE_BYTES:
-            raise UsageError(f"mechanism source is {len(data)} bytes, above the archive's {MAX_SOURCE_BYTES}",
-                             "the gate should have rejected it; archive only sources that fit")
         try:
-            data.decode("utf-8")
+            source.text()
         except UnicodeDecodeError as exc:
             raise UsageError(f"mechanism source is not UTF-8 ({exc.reason} at byte {exc.start})",
                              "mechanisms are UTF-8 Python source") from None
@@ -102,14 +102,14 @@ class Archive:
         resolved = tuple(dict.fromkeys(self.resolve(p) for p in parents))
         ctx = {"session": json_safe(dict(session or {}), "session"),
                "gate": _report(gate_report, "gate_report"), "box": _report(box_report, "box_report")}
-        mid = source_id(data)
-        record = RecordFile(id=mid, source_sha256=mid, source_bytes=len(data), name=_clean(name, "name"),
+        mid = source.sha256
+        record = RecordFile(id=mid, source_sha256=mid, source_bytes=source.size, name=_clean(name, "name"),
                             class_name=_clean(class_name, "class_name"), origin=origin, parents=resolved,  # type: ignore[arg-type]
                             created=now_iso(), run_id=run_id, status=status, reason=reason,  # type: ignore[arg-type]
                             session=ctx["session"])
         with self._index.write() as conn:
             if not self._index.check_key(conn, key, mid, "archived"):  # else: recorded before (a resumed session)
-                self._store_and_index(conn, data, record, ctx, key)
+                self._store_and_index(conn, source.data, record, ctx, key)
         return self.get(mid)
 
     def _store_and_index(self, conn: sqlite3.Connection, data: bytes, record: RecordFile, ctx: dict[str, Any],
@@ -172,13 +172,27 @@ class Archive:
     def __contains__(self, mechanism_id: object) -> bool:
         return isinstance(mechanism_id, str) and self._index.has(mechanism_id)
 
-    def source(self, id_or_prefix: str) -> bytes:
-        """The exact bytes that were vetted; raises if they no longer hash to the id."""
+    def source(self, id_or_prefix: str) -> MechanismSource:
+        """The exact source that was vetted, for a mechanism host; raises if it no longer hashes to its id."""
         mid = self.resolve(id_or_prefix)
         data = self._store.read_source(mid)
-        if source_id(data) != mid:
-            raise corrupt(mid, "source.py does not hash to its id (tampered?)")
-        return data
+        try:
+            source = MechanismSource(data)
+        except SourceTooLarge:
+            fix = f"`evolve archive show {mid[:12]}` shows it; `evolve archive verify` checks the archive"
+            raise EvolveError(f"the stored source of mechanism {mid[:12]} is {len(data)} bytes, more than a "
+                              f"mechanism may have ({MAX_SOURCE_BYTES}); it cannot be run", fix) from None
+        if source.sha256 != mid:
+            raise corrupt(mid, _TAMPERED)
+        return source
+
+    def _source_text(self, mid: str) -> str:
+        """The stored source for display: any size (an archive from before the cap was enforced on
+        entry may hold a rejected one past it), checked against its id."""
+        data = self._store.read_source(mid)
+        if sha256_hex(data) != mid:
+            raise corrupt(mid, _TAMPERED)
+        return data.decode("utf-8")
 
     def get(self, id_or_prefix: str) -> MechanismRecord:
         mid = self.resolve(id_or_prefix)
@@ -188,7 +202,7 @@ class Archive:
         record = self._store.read_record(mid)
         if record.id != mid:
             raise corrupt(mid, f"record.json names another id ({record.id[:12]})")
-        return MechanismRecord(summary=summary, record=record, source=self.source(mid).decode("utf-8"),
+        return MechanismRecord(summary=summary, record=record, source=self._source_text(mid),
                                gate_report=self._store.read_report(mid, "gate"),
                                box_report=self._store.read_report(mid, "box"), history=history)
 
@@ -273,7 +287,8 @@ def _clean(value: str, field: str) -> str:
 def _report(value: Mapping[str, Any] | BaseModel | None, field: str) -> dict[str, Any] | None:
     if value is None:
         return None
-    data = json_safe(value.model_dump(mode="json") if isinstance(value, BaseModel) else value, field)
+    # by alias: a report's JSON is what its model writes (e.g. a harness verdict's "schema", "class")
+    data = json_safe(value.model_dump(mode="json", by_alias=True) if isinstance(value, BaseModel) else value, field)
     if not isinstance(data, dict):
         raise UsageError(f"{field} must be a JSON object, not {type(value).__name__}", f"pass a dict as {field}")
     return data

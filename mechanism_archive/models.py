@@ -11,7 +11,6 @@ from bilevel_evolve.ground.errors import UsageError
 
 FORMAT_VERSION = 1
 MIN_PREFIX = 6
-MAX_SOURCE_BYTES = 1 << 20  # a sanity cap: the gate enforces the real 64 KiB limit and may reject bigger ones
 
 Status = Literal["accepted", "rejected-static", "rejected-smoke", "rolled-back", "dead"]
 Origin = Literal["offline-recipe", "llm", "user"]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from bilevel_evolve.ground.contract.source import sha256_hex
 from bilevel_evolve.ground.errors import EvolveError
 from bilevel_evolve.mechanism_archive.index import Index
 from bilevel_evolve.mechanism_archive.models import RecordFile
-from bilevel_evolve.mechanism_archive.store import ID_RE, ObjectStore, source_id
+from bilevel_evolve.mechanism_archive.store import ID_RE, ObjectStore
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def _adopt_orphans(conn: sqlite3.Connection, index: Index, store: ObjectStore) -
             continue
         try:
             record = store.read_record(name)
-            intact = source_id(store.read_source(name)) == name == record.id
+            intact = sha256_hex(store.read_source(name)) == name == record.id
         except EvolveError:
             continue
         if intact:

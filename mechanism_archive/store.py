@@ -7,7 +7,6 @@ lock around `write` and `clear_temp`, which is what makes "a temp dir exists" me
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -31,10 +30,6 @@ REPORT_FILES = {"gate": "gate.json", "box": "box.json"}
 ID_RE = re.compile(r"^[0-9a-f]{64}$")
 _BUCKET_RE = re.compile(r"^[0-9a-f]{2}$")
 VERIFY_FIX = "run `evolve archive verify` to list every problem; restore the archive from a backup"
-
-
-def source_id(source: bytes) -> str:
-    return hashlib.sha256(source).hexdigest()
 
 
 def corrupt(mechanism_id: str, what: str) -> EvolveError:

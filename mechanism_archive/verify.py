@@ -13,12 +13,13 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Protocol
 
+from bilevel_evolve.ground.contract.source import sha256_hex
 from bilevel_evolve.ground.errors import EvolveError
 from bilevel_evolve.mechanism_archive.index import Index
 from bilevel_evolve.mechanism_archive.layout import read_format_version
 from bilevel_evolve.mechanism_archive.lineage import find_cycle
 from bilevel_evolve.mechanism_archive.models import EVENT_KINDS, FORMAT_VERSION, STATUSES, VerifyProblem, VerifyReport
-from bilevel_evolve.mechanism_archive.store import ID_RE, RECORD_FILE, REPORT_FILES, SOURCE_FILE, ObjectStore, source_id
+from bilevel_evolve.mechanism_archive.store import ID_RE, RECORD_FILE, REPORT_FILES, SOURCE_FILE, ObjectStore
 
 _OBJECT_FILES = {SOURCE_FILE, RECORD_FILE, *REPORT_FILES.values()}
 
@@ -75,7 +76,7 @@ def _check_object(store: ObjectStore, row: sqlite3.Row, links: tuple[str, ...], 
     for extra in sorted(p.name for p in path.iterdir() if p.name not in _OBJECT_FILES):
         bad("stray-entry", f"unexpected file {extra} in the object directory", mid)
     try:
-        digest = source_id(store.read_source(mid))
+        digest = sha256_hex(store.read_source(mid))
         if digest != mid:
             bad("tampered-source", f"source.py hashes to {digest[:12]}, not to its id", mid)
     except EvolveError as exc:

@@ -1,6 +1,6 @@
 """Smoke-test one mechanism in a fresh, hardened, disposable container and decide on the result.
 
-    report = run_smoke_test(source)        # BoxReport; report.ok when the verdict is PASSED
+    report = run_smoke_test(MechanismSource(data))   # BoxReport; report.ok when the verdict is PASSED
 
 The host enforces its own wall-clock deadline (kill + remove) on top of the harness's, reads the
 verdict from capped output, and accepts only: a schema-valid verdict carrying this run's nonce,
@@ -10,7 +10,6 @@ exit code 0, no OOM kill, no timeout. The container is removed on every path.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import secrets
 import shutil
@@ -23,6 +22,7 @@ import docker
 import requests
 from docker.errors import DockerException
 
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.errors import EvolveError
 from bilevel_evolve.sandbox import gpu
 from bilevel_evolve.sandbox.box_report import BoxReport
@@ -31,7 +31,6 @@ from bilevel_evolve.sandbox.image import HARNESS_MODULE, connect, guest_command,
 from bilevel_evolve.sandbox.lifecycle import REGISTRY, sweep_once
 from bilevel_evolve.sandbox.verdict import find_verdict
 
-MAX_SOURCE_BYTES = 64 * 1024
 MAX_LOG_BYTES = 2 * 1024 * 1024
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "x": {"type": "float", "low": -5.0, "high": 5.0, "log": False, "default": 0.0},
@@ -43,7 +42,7 @@ DEFAULT_SPACE: dict[str, dict[str, Any]] = {
 
 
 def run_smoke_test(
-    source: str,
+    source: MechanismSource,
     *,
     limits: BoxLimits | None = None,
     gpu_wanted: bool | None = None,
@@ -53,13 +52,10 @@ def run_smoke_test(
     image: str | None = None,
     client: docker.DockerClient | None = None,
 ) -> BoxReport:
-    """Run the smoke test of `source` (a mechanism module's text). Raises EvolveError only when the
-    box itself cannot run (no engine, no image, GPU asked for without NVIDIA runtime)."""
+    """Run the smoke test of `source`. Raises EvolveError only when the box itself cannot run (no
+    engine, no image, GPU asked for without NVIDIA runtime)."""
     limits = limits or BoxLimits()
-    sha = hashlib.sha256(source.encode()).hexdigest()
-    if len(source.encode()) > MAX_SOURCE_BYTES:
-        return BoxReport(status="FAILED", sha256=sha,
-                         reasons=(f"the source is {len(source.encode())} bytes; at most {MAX_SOURCE_BYTES}",))
+    sha = source.sha256
     client = client or connect()
     image = image or image_name()
     require_image(client, image)
@@ -74,7 +70,7 @@ def run_smoke_test(
     staging = Path(tempfile.mkdtemp(prefix="bilevel-box-"))
     try:
         staging.chmod(0o755)  # the container's unprivileged user must read it
-        (staging / "mechanism.py").write_text(source, encoding="utf-8")
+        (staging / "mechanism.py").write_bytes(source.data)
         (staging / "mechanism.py").chmod(0o644)
         settings = hardened_settings(
             image=image, command=guest_command(HARNESS_MODULE),

@@ -4,11 +4,12 @@
     print(report.to_text())
 
 The source is never imported on the host: the gate reads it as text, the box runs it in a container.
+A MechanismSource is checked as it is; a file or text becomes one after the gate (which judges raw
+input of any size), so the box gets the same value, hash included, that a scientist would hand over.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +17,8 @@ from typing import Any, Literal
 import docker
 from pydantic import BaseModel, ConfigDict
 
+from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
+from bilevel_evolve.ground.contract.source import MechanismSource, SourceTooLarge, sha256_hex
 from bilevel_evolve.ground.errors import UsageError
 from bilevel_evolve.ground.space import SearchSpace
 from bilevel_evolve.sandbox.box import run_smoke_test
@@ -25,7 +28,7 @@ from bilevel_evolve.sandbox.gate import GatePolicy, GateReport, check_source
 from bilevel_evolve.sandbox.trace_input import load_trace
 
 CheckStatus = Literal["accepted", "rejected-static", "rejected-smoke"]
-MAX_SOURCE_FILE_BYTES = 1024 * 1024  # the gate rejects anything past 64 KiB; just do not read huge files
+MAX_SOURCE_FILE_BYTES = 1024 * 1024  # the gate rejects anything past MAX_SOURCE_BYTES; just do not read huge files
 
 
 class CheckReport(BaseModel):
@@ -78,16 +81,31 @@ def _read_source(source_or_path: str | Path) -> tuple[bytes, str]:
         path = Path(source_or_path)
         try:
             if path.stat().st_size > MAX_SOURCE_FILE_BYTES:
-                raise UsageError(f"{path} is {path.stat().st_size} bytes; a mechanism is at most 64 KiB",
-                                 "split the mechanism or drop what it does not need")
+                raise UsageError(f"{path} is {path.stat().st_size} bytes; a mechanism is at most "
+                                 f"{MAX_SOURCE_BYTES // 1024} KiB", "split the mechanism or drop what it does not need")
             return path.read_bytes(), path.name
         except OSError as exc:
             raise UsageError(f"cannot read {path}: {exc.strerror}", "pass the path of a mechanism .py file") from None
     return source_or_path.encode("utf-8", "surrogatepass"), "mechanism.py"
 
 
+def _boxable(data: bytes, sha: str, given: MechanismSource | None) -> MechanismSource | BoxReport:
+    """The value the box runs, or the box's rejection of bytes that cannot be a mechanism (the gate,
+    when it is on, has rejected them already)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return BoxReport(status="FAILED", sha256=sha, reasons=("the source is not valid UTF-8",))
+    if given is not None:
+        return given
+    try:
+        return MechanismSource(data)
+    except SourceTooLarge as exc:
+        return BoxReport(status="FAILED", sha256=sha, reasons=(str(exc),))
+
+
 def check_mechanism(
-    source_or_path: str | Path,
+    mechanism: MechanismSource | str | Path,
     *,
     gate: bool = True,
     gpu: bool | None = None,
@@ -100,7 +118,12 @@ def check_mechanism(
 ) -> CheckReport:
     """Gate, then box (the box only when the gate passes). Raises EvolveError only when the check
     itself cannot run (unreadable file, no Docker engine, no image, GPU asked for without one)."""
-    data, filename = _read_source(source_or_path)
+    if isinstance(mechanism, MechanismSource):
+        given: MechanismSource | None = mechanism
+        data, filename = mechanism.data, "mechanism.py"
+    else:
+        given = None
+        data, filename = _read_source(mechanism)
     direction, trials = "minimize", None
     if trace is not None:
         space, direction, trials = load_trace(trace, space)
@@ -108,19 +131,18 @@ def check_mechanism(
         space = SearchSpace.from_dict(space).to_dict()
     gate_report = None
     if gate:
-        gate_report = check_source(data, filename=filename, policy=policy)
+        gate_report = check_source(given if given is not None else data, filename=filename, policy=policy)
         sha = gate_report.sha256
     else:
-        sha = hashlib.sha256(data).hexdigest()
+        sha = given.sha256 if given is not None else sha256_hex(data)
     if gate_report is not None and not gate_report.ok:
         report = CheckReport(status="rejected-static", filename=filename, sha256=sha, gate=gate_report)
     else:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            box = BoxReport(status="FAILED", sha256=sha, reasons=("the source is not valid UTF-8",))
+        source = _boxable(data, sha, given)
+        if isinstance(source, BoxReport):
+            box = source
         else:
-            box = run_smoke_test(text, limits=limits, gpu_wanted=gpu, space=space, direction=direction,
+            box = run_smoke_test(source, limits=limits, gpu_wanted=gpu, space=space, direction=direction,
                                  trace=trials, client=client)
         report = CheckReport(status="accepted" if box.ok else "rejected-smoke", filename=filename, sha256=sha,
                              gate=gate_report, box=box)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from bilevel_evolve.engine.analysis.trace_contexts import StepView, step_views, trace_info
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.ground.contract.returns import check_return
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.errors import UsageError
 from bilevel_evolve.sandbox.hosts.base import HookFailure, MechanismHost
 
@@ -74,7 +75,8 @@ def load_trace_events(trace: Path) -> list:
     return RunStore.open(path).events()
 
 
-def replay_mechanism(mechanism_id: str, source: bytes, name: str, trace: Path, host: MechanismHost) -> ReplayReport:
+def replay_mechanism(mechanism_id: str, source: MechanismSource, name: str, trace: Path,
+                     host: MechanismHost) -> ReplayReport:
     """`source` as `Archive.source` returns it: already checked to hash to `mechanism_id`."""
     events = load_trace_events(trace)
     info = trace_info(events)

@@ -40,7 +40,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     try:
         mech_id = archive.resolve(args.mechanism)
         record = archive.get(mech_id)
-        source = record.source.encode()  # get() read and checked it against its id already
+        source = archive.source(mech_id)  # the value a mechanism host loads, checked against its id
     finally:
         archive.close()
     host: MechanismHost

@@ -15,6 +15,7 @@ from typing import Any
 from bilevel_evolve.engine.mechanisms.ctx_json import CtxJson
 from bilevel_evolve.engine.run.events import Event, HintsGiven, HookCalled
 from bilevel_evolve.ground.contract.returns import check_return
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import Hints, Proposal, SearchContext, TrialRecord
 from bilevel_evolve.sandbox.hosts.base import HookFailure, MechanismHost
 
@@ -61,7 +62,7 @@ class MechanismSet:
         self.ctx_json = CtxJson()
 
     # ---- membership ---------------------------------------------------------------------------
-    def add(self, mech_id: str, source: bytes, step: int, state_json: str | None = None,
+    def add(self, mech_id: str, source: MechanismSource, step: int, state_json: str | None = None,
             restored: ActiveMechanism | None = None) -> ActiveMechanism:
         try:
             loaded = self.host.load(mech_id, source, state_json)

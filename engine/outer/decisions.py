@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bilevel_evolve.engine.run.events import EffectMeasured, ResearchSessionEvent
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import SearchConfig
 
 
@@ -25,7 +26,7 @@ class Inject:
 
     mechanism: str  # archive id
     name: str  # the candidate's name, for the record of a failed load
-    source: bytes = field(repr=False)
+    source: MechanismSource = field(repr=False)
 
 
 @dataclass(frozen=True)

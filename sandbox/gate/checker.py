@@ -4,24 +4,28 @@ exception inside it becomes a rejection (fail closed)."""
 from __future__ import annotations
 
 import ast
-import hashlib
 import time
 import warnings
 
+from bilevel_evolve.ground.contract.source import MechanismSource, sha256_hex
 from bilevel_evolve.sandbox.gate.limits import check_raw, check_shape
 from bilevel_evolve.sandbox.gate.models import MAX_REPORTED_VIOLATIONS, GatePolicy, GateReport, Violation
 from bilevel_evolve.sandbox.gate.structure import check_structure
 from bilevel_evolve.sandbox.gate.transformer import MechanismPolicy, import_aliases
 
 
-def _to_bytes(source: str | bytes) -> bytes:
+def _bytes_and_digest(source: MechanismSource | str | bytes) -> tuple[bytes, str]:
+    if isinstance(source, MechanismSource):
+        return source.data, source.sha256
     if isinstance(source, (bytes, bytearray)):
-        return bytes(source)
-    if not isinstance(source, str):
-        raise TypeError(f"check_source takes str or bytes, not {type(source).__name__}")
-    # Lone surrogates cannot be saved as UTF-8; keep them so the hash is still defined and
-    # the decode step rejects the source.
-    return source.encode("utf-8", "surrogatepass")
+        data = bytes(source)
+    elif isinstance(source, str):
+        # Lone surrogates cannot be saved as UTF-8; keep them so the hash is still defined and
+        # the decode step rejects the source.
+        data = source.encode("utf-8", "surrogatepass")
+    else:
+        raise TypeError(f"check_source takes a MechanismSource, str or bytes, not {type(source).__name__}")
+    return data, sha256_hex(data)
 
 
 def _parse(text: str, filename: str) -> tuple[ast.Module | None, list[Violation]]:
@@ -76,15 +80,17 @@ def _finish(violations: list[Violation]) -> tuple[Violation, ...]:
 
 
 def check_source(
-    source: str | bytes,
+    source: MechanismSource | str | bytes,
     filename: str = "mechanism.py",
     policy: GatePolicy | None = None,
 ) -> GateReport:
-    """Vet one mechanism module statically. `ok` is true only when nothing was found."""
+    """Vet one mechanism module statically. `ok` is true only when nothing was found.
+
+    Raw text or bytes (of any size: the policy's caps judge them) are hashed here; a
+    MechanismSource brings its hash along."""
     started = time.perf_counter()
     policy = policy or GatePolicy.default()
-    data = _to_bytes(source)
-    digest = hashlib.sha256(data).hexdigest()
+    data, digest = _bytes_and_digest(source)
     mechanism_class: str | None = None
     hooks: tuple[str, ...] = ()
     try:

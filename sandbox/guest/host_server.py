@@ -36,11 +36,11 @@ import sys
 import time
 from typing import Any
 
+from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
 from bilevel_evolve.sandbox.guest.worker_link import BadReply, Worker, WorkerDied, WorkerTimeout
 
 MECHANISM_ROOT = "/tmp/mechanisms"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
-MAX_SOURCE_BYTES = 64 * 1024
 OUTPUT_EXCERPT = 300
 PR_SET_DUMPABLE = 4
 

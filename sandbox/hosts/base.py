@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.sandbox.guest.worker_link import BadReply, Worker, WorkerDied, WorkerTimeout
 from bilevel_evolve.sandbox.hosts.history import HistoryFeed
 
@@ -41,7 +42,7 @@ class Loaded:
 class MechanismHost(Protocol):
     kind: str
 
-    def load(self, mech_id: str, source: bytes, state_json: str | None) -> Loaded: ...
+    def load(self, mech_id: str, source: MechanismSource, state_json: str | None) -> Loaded: ...
 
     def call(self, mech_id: str, hook: str, ctx: dict[str, Any], seed: int, args: dict[str, Any]) -> Any: ...
 
@@ -75,11 +76,11 @@ class LocalProcessHost:
         self._workers: dict[str, Worker] = {}
         self._feeds: dict[str, HistoryFeed] = {}  # one per worker: what it holds of the history
 
-    def load(self, mech_id: str, source: bytes, state_json: str | None) -> Loaded:
+    def load(self, mech_id: str, source: MechanismSource, state_json: str | None) -> Loaded:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         path = self.work_dir / f"m_{mech_id[:16]}" / "mechanism.py"
         path.parent.mkdir(exist_ok=True)
-        path.write_bytes(source)
+        path.write_bytes(source.data)
         self._workers[mech_id] = Worker(str(path))
         self._feeds[mech_id] = HistoryFeed(self.incremental_history)
         info = self._request(mech_id, {"op": "import"}, "import", LOAD_LIMIT_S)

@@ -36,9 +36,9 @@ import requests
 from docker.errors import DockerException
 
 from bilevel_evolve.ground.contract.interface import HOOKS, STATE_HOOKS
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.errors import EvolveError
 from bilevel_evolve.sandbox import gpu as gpu_support
-from bilevel_evolve.sandbox.box import MAX_SOURCE_BYTES  # the same cap as the smoke-test box that vetted the source
 from bilevel_evolve.sandbox.container_spec import BoxLimits, hardened_settings
 from bilevel_evolve.sandbox.hosts.base import DEFAULT_CALL_LIMIT_S, LOAD_LIMIT_S, HookFailure, Loaded, decode_reply
 from bilevel_evolve.sandbox.hosts.channel import Channel, ChannelFault, parse_envelope
@@ -55,7 +55,7 @@ KNOWN_HOOKS = frozenset(HOOKS + STATE_HOOKS)
 class _Kept:
     """What the host needs to bring a mechanism back in a fresh container."""
 
-    source: bytes
+    source: MechanismSource
     state_json: str | None
     history: HistoryFeed  # what its current worker holds of the history
 
@@ -89,7 +89,7 @@ class ContainerHost:
         self._restart_due = False
 
     # ---- MechanismHost ----------------------------------------------------------------------------
-    def load(self, mech_id: str, source: bytes, state_json: str | None) -> Loaded:
+    def load(self, mech_id: str, source: MechanismSource, state_json: str | None) -> Loaded:
         self._kept.pop(mech_id, None)
         self._lost.pop(mech_id, None)
         try:
@@ -155,12 +155,9 @@ class ContainerHost:
             self._client = None
 
     # ---- requests -----------------------------------------------------------------------------------
-    def _load(self, mech_id: str, source: bytes, state_json: str | None) -> Loaded:
-        if len(source) > MAX_SOURCE_BYTES:
-            raise HookFailure(mech_id, "load", "invalid", f"the source is {len(source)} bytes; at most "
-                              f"{MAX_SOURCE_BYTES}")
+    def _load(self, mech_id: str, source: MechanismSource, state_json: str | None) -> Loaded:
         try:
-            text = source.decode("utf-8")
+            text = source.text()
         except UnicodeDecodeError:
             raise HookFailure(mech_id, "load", "invalid", "the source is not valid UTF-8") from None
         request = {"op": "load", "mech": mech_id, "source": text, "state_json": state_json,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.errors import EvolveError
 from bilevel_evolve.mechanism_archive.archive import Archive
 from bilevel_evolve.mechanism_archive.models import MechanismRecord
@@ -29,7 +30,7 @@ def add(archive: Archive, tag: str, *, parents: tuple[str, ...] = (), status: st
         "gate_report": GATE_OK, "box_report": BOX_OK, "status": status,
     }
     options.update(kw)
-    return archive.add(source if source is not None else mechanism_source(tag), **options)
+    return archive.add(MechanismSource.from_text(source if source is not None else mechanism_source(tag)), **options)
 
 
 def raw_db(root: Path) -> sqlite3.Connection:

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from archive_support import BOX_OK, add, mechanism_source, object_dirs
 
-from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
+from bilevel_evolve.ground.contract.source import MechanismSource
+from bilevel_evolve.ground.errors import EvolveError, UsageError
 from bilevel_evolve.mechanism_archive.archive import Archive
 
 
@@ -16,7 +18,8 @@ def test_mechanism_id_is_the_sha256_of_the_exact_source_bytes(archive: Archive) 
     source = mechanism_source("a")
     rec = add(archive, "a")
     assert rec.id == hashlib.sha256(source.encode()).hexdigest()
-    assert archive.source(rec.id) == source.encode()
+    assert archive.source(rec.id) == MechanismSource(source.encode())
+    assert archive.source(rec.id).sha256 == rec.id
     assert rec.source == source
     stored = archive.root / "objects" / rec.id[:2] / rec.id
     assert (stored / "source.py").read_bytes() == source.encode()
@@ -149,7 +152,8 @@ def test_bad_input_is_refused_before_anything_is_written(archive: Archive, field
 
 def test_a_non_utf8_source_is_refused(archive: Archive) -> None:
     with pytest.raises(UsageError, match="not UTF-8"):
-        archive.add(b"x = '\xff'\n", name="n", class_name="C", origin="user", run_id="r", status="accepted")
+        archive.add(MechanismSource(b"x = '\xff'\n"), name="n", class_name="C", origin="user", run_id="r",
+                    status="accepted")
 
 
 def test_display_names_lose_control_characters(archive: Archive) -> None:
@@ -211,3 +215,10 @@ def test_reopening_sees_everything_written_before(tmp_path: Path) -> None:
     with Archive.open(tmp_path / "a") as arch:
         assert arch.get(rec.id[:8]).status == "rolled-back"
         assert arch.verify().ok
+
+
+def test_a_stored_source_past_the_cap_is_never_handed_to_a_host(archive: Archive) -> None:
+    rec = add(archive, "a")
+    (archive.root / "objects" / rec.id[:2] / rec.id / "source.py").write_bytes(b"#" * (MAX_SOURCE_BYTES + 1))
+    with pytest.raises(EvolveError, match="more than a mechanism may have"):
+        archive.source(rec.id)

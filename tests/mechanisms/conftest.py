@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import SearchConfig, SearchContext, TrialRecord
 from bilevel_evolve.ground.space import SearchSpace
 
@@ -20,7 +21,7 @@ SPACE = SearchSpace.from_dict({
     "act": {"type": "choice", "choices": ["relu", "gelu", "tanh"], "default": "relu"},
 })
 
-COUNTER = """
+COUNTER = MechanismSource.from_text("""
 class Counter:
     name = "counter"
 
@@ -40,15 +41,15 @@ class Counter:
         self.seen = int(state["seen"])
 
 MECHANISM = Counter
-"""
+""")
 
 
-def misbehaving(observe_body: str, imports: str = "import os, signal, sys") -> bytes:
+def misbehaving(observe_body: str, imports: str = "import os, signal, sys") -> MechanismSource:
     """A mechanism whose observe hook runs `observe_body` (the box's gate is not involved here)."""
     body = "\n".join("        " + line for line in observe_body.strip().splitlines())
-    return (f"{imports}\n\nclass Misbehaving:\n    name = 'misbehaving'\n\n"
+    return MechanismSource.from_text(f"{imports}\n\nclass Misbehaving:\n    name = 'misbehaving'\n\n"
             f"    def observe(self, trial, ctx):\n{body}\n        return None\n\n"
-            "MECHANISM = Misbehaving\n").encode()
+                                     "MECHANISM = Misbehaving\n")
 
 
 def ctx_json(iteration: int = 1, trials: int = 3) -> dict[str, Any]:

@@ -8,11 +8,12 @@ from typing import Any
 
 from bilevel_evolve.engine.mechanisms.ctx_json import CtxJson
 from bilevel_evolve.ground.contract.ctx import build_context
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import SearchConfig, SearchContext, TrialRecord
 
 from .conftest import SPACE, trial_record
 
-ECHO = b"""
+ECHO = MechanismSource(b"""
 class Echo:
     name = "echo"
 
@@ -29,7 +30,7 @@ def trial(t):
 
 
 MECHANISM = Echo
-"""
+""")
 
 
 def echoed(ctx_json: dict[str, Any], seed: int) -> Any:

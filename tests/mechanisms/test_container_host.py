@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.sandbox.hosts.base import HookFailure
 
 from .conftest import COUNTER, ctx_json, misbehaving, observe, trial_record
 
 pytestmark = pytest.mark.docker
-TABU = (Path(__file__).resolve().parents[1] / "sandbox" / "mechanisms" / "tabu_search.py").read_bytes()
+TABU = MechanismSource((Path(__file__).resolve().parents[1] / "sandbox" / "mechanisms" / "tabu_search.py").read_bytes())
 
-WHERE_AM_I = b"""
+WHERE_AM_I = MechanismSource(b"""
 import os, socket
 
 class WhereAmI:
@@ -35,7 +36,7 @@ class WhereAmI:
                 "secrets": sorted(k for k in os.environ if "KEY" in k or "TOKEN" in k)}
 
 MECHANISM = WhereAmI
-"""
+""")
 
 
 def test_a_mechanism_loads_answers_its_hooks_and_round_trips_its_state(make_host: Callable[..., Any]) -> None:
@@ -83,15 +84,15 @@ def test_an_exception_in_a_hook_is_reported_as_raised_and_the_mechanism_stays_lo
 def test_an_import_error_fails_the_load_with_the_mechanism_line(make_host: Callable[..., Any]) -> None:
     host = make_host()
     with pytest.raises(HookFailure) as failure:
-        host.load("broken", b"import sklearn\nMECHANISM = None\n", None)
+        host.load("broken", MechanismSource(b"import sklearn\nMECHANISM = None\n"), None)
     assert failure.value.kind == "raised" and "sklearn" in failure.value.reason
-    host.load("counter", COUNTER.encode(), None)  # the host is still usable
+    host.load("counter", COUNTER, None)  # the host is still usable
     assert host.call("counter", "guide", ctx_json(), 1, {}) == {"note": "seen 0"}
 
 
 def test_a_stalled_hook_times_out_and_the_other_mechanism_keeps_its_state(make_host: Callable[..., Any]) -> None:
     host = make_host(call_limit_s=1.0)
-    host.load("counter", COUNTER.encode(), None)
+    host.load("counter", COUNTER, None)
     host.load("staller", misbehaving("while True:\n    pass"), None)
     for i in range(3):
         observe(host, "counter", i)
@@ -107,7 +108,7 @@ def test_a_stalled_hook_times_out_and_the_other_mechanism_keeps_its_state(make_h
 
 def test_a_mechanism_that_exits_its_own_process_is_reported_died(make_host: Callable[..., Any]) -> None:
     host = make_host()
-    host.load("counter", COUNTER.encode(), None)
+    host.load("counter", COUNTER, None)
     host.load("quitter", misbehaving("os._exit(3)"), None)
     observe(host, "counter")
     with pytest.raises(HookFailure) as failure:
@@ -121,7 +122,7 @@ def test_a_memory_bomb_is_killed_and_the_other_mechanism_keeps_answering(make_ho
     from bilevel_evolve.sandbox.container_spec import BoxLimits
 
     host = make_host(limits=BoxLimits(memory_mb=192, pids=64))
-    host.load("counter", COUNTER.encode(), None)
+    host.load("counter", COUNTER, None)
     host.load("bomb", misbehaving("hoard = []\nwhile True:\n    hoard.append(b'x' * (16 << 20))"), None)
     observe(host, "counter")
     observe(host, "counter")
@@ -138,7 +139,7 @@ def test_a_worker_that_writes_garbage_on_its_reply_channel_is_reported_garbage(
         make_host: Callable[..., Any]) -> None:
     forge = "fd = int(sys.argv[sys.argv.index('--res-fd') + 1])\nos.write(fd, b'{not json at all\\n')"
     host = make_host()
-    host.load("counter", COUNTER.encode(), None)
+    host.load("counter", COUNTER, None)
     host.load("forger", misbehaving(forge), None)
     with pytest.raises(HookFailure) as failure:
         observe(host, "forger")
@@ -164,7 +165,7 @@ def test_close_removes_the_container_and_unregisters_it(make_host: Callable[...,
 
     host = make_host()
     assert host_containers() == []  # started lazily, on the first load
-    host.load("counter", COUNTER.encode(), None)
+    host.load("counter", COUNTER, None)
     (container,) = host_containers()
     assert container.name == host.container_name and container.id in REGISTRY.live()
     host.close()

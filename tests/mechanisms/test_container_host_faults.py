@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.sandbox.hosts.base import HookFailure
 from bilevel_evolve.sandbox.hosts.channel import Channel, ChannelFault
 from bilevel_evolve.sandbox.image import PYTHON_IN_CONTAINER
 
 from .conftest import COUNTER, ctx_json, misbehaving, observe
 
-FRAGILE = b"""
+FRAGILE = MechanismSource(b"""
 class Fragile:
     name = "fragile"
 
@@ -31,7 +32,7 @@ class Fragile:
         raise RuntimeError("cannot come back")
 
 MECHANISM = Fragile
-"""
+""")
 
 # The real server, except that any reply mentioning "corrupt-me" leaves as bytes that are not JSON.
 CORRUPTING_SERVER = [PYTHON_IN_CONTAINER, "-I", "-c", """
@@ -47,7 +48,7 @@ server.write_reply = write_reply
 sys.exit(server.main())
 """]
 
-CORRUPTER = b"""
+CORRUPTER = MechanismSource(b"""
 class Corrupter:
     name = "corrupter"
 
@@ -55,7 +56,7 @@ class Corrupter:
         return {"note": "corrupt-me"}
 
 MECHANISM = Corrupter
-"""
+""")
 
 
 def _counted(host: Any, mech_id: str) -> int:
@@ -66,7 +67,7 @@ def _counted(host: Any, mech_id: str) -> int:
 def test_a_mechanism_that_kills_the_server_is_died_and_the_others_return_from_their_checkpoint(
         make_host: Callable[..., Any], host_containers: Callable[[], list[Any]]) -> None:
     host = make_host()
-    host.load("counter", COUNTER.encode(), None)
+    host.load("counter", COUNTER, None)
     host.load("killer", misbehaving("os.kill(os.getppid(), signal.SIGKILL)"), None)
     first = host.container_name
     observe(host, "counter")
@@ -89,7 +90,7 @@ def test_a_mechanism_that_kills_the_server_is_died_and_the_others_return_from_th
 def test_a_frozen_server_hits_the_host_deadline_and_the_container_is_replaced(
         make_host: Callable[..., Any]) -> None:
     host = make_host(call_limit_s=1.0)
-    host.load("counter", COUNTER.encode(), None)
+    host.load("counter", COUNTER, None)
     host.load("freezer", misbehaving("os.kill(os.getppid(), signal.SIGSTOP)"), None)
     observe(host, "counter")
     host.state_json("counter")
@@ -104,7 +105,7 @@ def test_a_frozen_server_hits_the_host_deadline_and_the_container_is_replaced(
 def test_garbage_on_the_channel_fails_that_call_and_the_container_is_replaced(
         make_host: Callable[..., Any]) -> None:
     host = make_host(command=CORRUPTING_SERVER)
-    host.load("counter", COUNTER.encode(), None)
+    host.load("counter", COUNTER, None)
     host.load("corrupter", CORRUPTER, None)
     observe(host, "counter")
     host.state_json("counter")
@@ -120,7 +121,7 @@ def test_a_mechanism_that_cannot_be_reloaded_after_a_restart_fails_its_next_call
         make_host: Callable[..., Any]) -> None:
     host = make_host()
     host.load("fragile", FRAGILE, None)
-    host.load("counter", COUNTER.encode(), None)
+    host.load("counter", COUNTER, None)
     host.load("killer", misbehaving("os.kill(os.getppid(), signal.SIGKILL)"), None)
     host.state_json("fragile")
     observe(host, "counter")

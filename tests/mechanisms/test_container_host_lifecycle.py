@@ -18,9 +18,11 @@ pytestmark = pytest.mark.docker
 
 ENGINE = textwrap.dedent("""
     import sys, time
+    from bilevel_evolve.ground.contract.source import MechanismSource
     from bilevel_evolve.sandbox.hosts.container import ContainerHost
     host = ContainerHost("lifecycle", image=sys.argv[1])
-    host.load("counter", b"class C:\\n    def guide(self, ctx):\\n        return None\\nMECHANISM = C\\n", None)
+    source = MechanismSource(b"class C:\\n    def guide(self, ctx):\\n        return None\\nMECHANISM = C\\n")
+    host.load("counter", source, None)
     print(host.container_name, flush=True)
     time.sleep(120)
 """)

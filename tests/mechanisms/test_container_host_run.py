@@ -18,6 +18,7 @@ from bilevel_evolve.engine.run.events import MechanismRolledBack
 from bilevel_evolve.engine.run.loop import InnerLoop
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.sandbox.hosts.base import LocalProcessHost
 
 from .conftest import COUNTER, misbehaving
@@ -82,8 +83,8 @@ def _run(tmp_path: Path, host: Any, source: str) -> tuple[Any, Any, RunStore, Me
         loop = InnerLoop(store, config, load_domain(config.domain), OfflineAgent(), mechanism_host=host)
         mechanisms = loop.mechanisms
         assert mechanisms is not None
-        mechanisms.add("time-bomb", source.encode(), step=0)
-        mechanisms.add("counter", COUNTER.encode(), step=0)
+        mechanisms.add("time-bomb", MechanismSource.from_text(source), step=0)
+        mechanisms.add("counter", COUNTER, step=0)
         loop.start()
         outcome = loop.run()
         assert outcome.status == "completed" and outcome.steps == config.total_steps
@@ -101,7 +102,7 @@ def test_a_time_bomb_that_passed_its_smoke_test_never_reaches_the_host_in_a_real
     source, target, secret = _bomb(tmp_path)
     # The static gate happens to know np.save and np.fromfile; the point is that no name list
     # is complete, so this mechanism stands for one the gate missed: it goes straight to the box.
-    smoke = run_smoke_test(source, client=docker_client, image=sandbox_image)
+    smoke = run_smoke_test(MechanismSource.from_text(source), client=docker_client, image=sandbox_image)
     assert smoke.ok, smoke.to_text()
     assert not target.exists()
 
@@ -147,7 +148,7 @@ def test_faulty_mechanisms_are_rolled_back_mid_run_and_the_run_finishes_with_the
         assert mechanisms is not None
         for mech_id, source in faulty.items():  # in archive order, ahead of the counter
             mechanisms.add(mech_id, source, step=0)
-        mechanisms.add("counter", COUNTER.encode(), step=0)
+        mechanisms.add("counter", COUNTER, step=0)
         loop.start()
         outcome = loop.run()
         checkpoint = store.load_checkpoint()

@@ -21,6 +21,7 @@ from bilevel_evolve.engine.run.events import DecisionMade, HookCalled, Mechanism
 from bilevel_evolve.engine.run.loop import InnerLoop
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import Direction, TrialResult
 from bilevel_evolve.ground.space import Scalar
 from bilevel_evolve.sandbox.hosts.base import HookFailure, LocalProcessHost
@@ -52,7 +53,7 @@ def run_loop(tmp_path: Path, recipe: Recipe | None) -> tuple[list[Any], Mechanis
                          mechanism_host=host if recipe is not None else None)
         if recipe is not None:
             assert loop.mechanisms is not None
-            loop.mechanisms.add(recipe.name, recipe_source(recipe), step=0)
+            loop.mechanisms.add(recipe.name, MechanismSource(recipe_source(recipe)), step=0)
         loop.start()
         loop.run()
         return store.events(), loop.mechanisms
@@ -91,7 +92,7 @@ def test_gp_sklearn_cannot_be_loaded_into_a_host_without_scikit_learn(tmp_path: 
     host = LocalProcessHost(tmp_path / "host")
     try:
         with pytest.raises(HookFailure) as caught:
-            host.load(gp.name, recipe_source(gp), None)
+            host.load(gp.name, MechanismSource(recipe_source(gp)), None)
     finally:
         host.close()
     assert "No module named 'sklearn'" in caught.value.reason

@@ -11,9 +11,10 @@ from bilevel_evolve.engine.agents.offline import OfflineAgent
 from bilevel_evolve.engine.run.loop import InnerLoop
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.sandbox.hosts.base import LocalProcessHost
 
-GOOD = b'''
+GOOD = MechanismSource(b'''
 class Counter:
     name = "counter"
 
@@ -37,7 +38,7 @@ class Counter:
         self._seen = state["seen"]
 
 MECHANISM = Counter
-'''
+''')
 
 FAULTS = {
     "raises": "raise ValueError('boom on the third call')",
@@ -46,8 +47,8 @@ FAULTS = {
 }
 
 
-def _faulty(kind: str) -> bytes:
-    return f'''
+def _faulty(kind: str) -> MechanismSource:
+    return MechanismSource.from_text(f'''
 class Faulty:
     name = "faulty"
 
@@ -61,7 +62,7 @@ class Faulty:
         return None
 
 MECHANISM = Faulty
-'''.encode()
+''')
 
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
@@ -105,7 +106,7 @@ def test_a_mechanism_that_cannot_come_back_on_resume_is_rolled_back_and_the_run_
         loop.advance()  # checkpointed with "good" active; now the process "dies"
     finally:
         host.close()
-    broken = b"raise RuntimeError('the archive copy no longer imports')\n"
+    broken = MechanismSource(b"raise RuntimeError('the archive copy no longer imports')\n")
     store = RunStore.open(tmp_path / "run")
     host = LocalProcessHost(tmp_path / "host2", call_limit_s=2.0)
     try:

@@ -20,6 +20,7 @@ PROBE_MARKER = "PROBE-RESULT "
 @pytest.fixture
 def box(docker_client: Any, sandbox_image: str) -> Callable[..., Any]:
     """Run a smoke test with the gate OFF: box(source, **limit overrides) -> BoxReport."""
+    from bilevel_evolve.ground.contract.source import MechanismSource
     from bilevel_evolve.sandbox.box import run_smoke_test
     from bilevel_evolve.sandbox.container_spec import BoxLimits
 
@@ -33,7 +34,7 @@ def box(docker_client: Any, sandbox_image: str) -> Callable[..., Any]:
     ) -> Any:
         settings = {"deadline_s": 20.0, "per_call_s": 5.0, "import_s": 15.0, "host_grace_s": 3.0, **limits}
         return run_smoke_test(
-            textwrap.dedent(source),
+            MechanismSource.from_text(textwrap.dedent(source)),
             limits=BoxLimits(**settings),
             space=space,
             trace=trace,

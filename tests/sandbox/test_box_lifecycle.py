@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.errors import EvolveError
 from bilevel_evolve.sandbox.lifecycle import LABEL_PID
 
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = """
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.sandbox.box import run_smoke_test
 from bilevel_evolve.sandbox.container_spec import BoxLimits
 SLEEPER = '''
@@ -28,7 +30,8 @@ class Sleeper:
         time.sleep(120)
 MECHANISM = Sleeper
 '''
-print(run_smoke_test(SLEEPER, limits=BoxLimits(deadline_s=60, per_call_s=90)).status, flush=True)
+report = run_smoke_test(MechanismSource.from_text(SLEEPER), limits=BoxLimits(deadline_s=60, per_call_s=90))
+print(report.status, flush=True)
 """
 SWEEP = (
     "from bilevel_evolve.sandbox.image import connect; from bilevel_evolve.sandbox.lifecycle import sweep_orphans; "
@@ -111,7 +114,8 @@ def test_missing_image_is_a_clear_error_and_never_a_pull(docker_client, our_cont
 
     before = {c.id for c in our_containers()}
     with pytest.raises(EvolveError) as err:
-        run_smoke_test(QUICK, image="bilevel-evolve-sandbox:no-such-tag", client=docker_client)
+        run_smoke_test(MechanismSource.from_text(QUICK), image="bilevel-evolve-sandbox:no-such-tag",
+                       client=docker_client)
     assert "image bilevel-evolve-sandbox:no-such-tag missing: run scripts/build-image.sh" in str(err.value)
     assert {c.id for c in our_containers()} == before
     tags = [t for image in docker_client.images.list() for t in image.tags]
@@ -137,7 +141,7 @@ def test_gpu_without_nvidia_runtime_is_refused_before_any_container(docker_clien
         pytest.skip("this engine has an NVIDIA runtime")
     before = {c.id for c in docker_client.containers.list(all=True)}
     with pytest.raises(EvolveError) as err:
-        run_smoke_test(QUICK, gpu_wanted=True, client=docker_client, image=sandbox_image)
+        run_smoke_test(MechanismSource.from_text(QUICK), gpu_wanted=True, client=docker_client, image=sandbox_image)
     assert "no NVIDIA runtime" in err.value.problem
     created = {c.id for c in docker_client.containers.list(all=True)} - before
     assert not [c for c in our_containers() if c.id in created]  # not even a "Created" one

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bilevel_evolve.engine.analysis.diagnosis import Diagnosis
+from bilevel_evolve.ground.contract.source import MechanismSource
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Hypothesis:
 @dataclass(frozen=True)
 class Candidate:
     name: str
-    source: bytes
+    source: MechanismSource
     origin: str  # "offline-recipe" | "llm" | "user"
     session: dict[str, Any]  # the recipe and diagnosis, or the prompts and responses
     parents: tuple[str, ...] = ()

@@ -126,9 +126,8 @@ class ResearchController(OuterController):
             candidates=tuple(candidates)))
 
     def _archive(self, run_id: str, candidate: Candidate, vetting: Vetting, step: int, n: int) -> str:
-        gate = vetting.gate or {}
         record = self.archive.add(
-            candidate.source, name=candidate.name, class_name=gate.get("mechanism_class") or candidate.name,
+            candidate.source, name=candidate.name, class_name=vetting.class_name or candidate.name,
             origin=candidate.origin, parents=candidate.parents, run_id=run_id,
             session=candidate.session, gate_report=vetting.gate, box_report=vetting.box, status=vetting.status,
             reason=vetting.reason, key=f"{run_id}:session:{step}:{n}")

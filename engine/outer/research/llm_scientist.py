@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bilevel_evolve.engine.llm.prompts import load_prompt, prompt_messages
 from bilevel_evolve.engine.outer.research.candidates import Candidate, Hypothesis, ResearchInput
+from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
+from bilevel_evolve.ground.contract.source import MechanismSource, SourceTooLarge
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.llm.client import LLMClient
@@ -43,7 +45,16 @@ class SpecAnswer(BaseModel):
 
 class CodeAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(min_length=20, max_length=64 * 1024)
+    code: str = Field(min_length=20, max_length=MAX_SOURCE_BYTES)  # characters; the bytes are checked below
+
+    @field_validator("code")
+    @classmethod
+    def _fits_in_a_mechanism(cls, code: str) -> str:
+        """Non-ASCII code can pass the character count and still be too many bytes to be a mechanism."""
+        size = len(code.encode("utf-8", "surrogatepass"))
+        if size > MAX_SOURCE_BYTES:
+            raise SourceTooLarge(size)
+        return code
 
 
 class LLMScientist:
@@ -68,18 +79,19 @@ class LLMScientist:
         session = {"hypothesis": hypothesis.to_json(), "spec": spec.model_dump(), "bottleneck": hypothesis.bottleneck,
                    "prompts": {"specify": spec_messages[-1]["content"], "generate": code_messages[-1]["content"]},
                    "responses": {"code": code.code}}
-        return Candidate(name=spec.name, source=code.code.encode(), origin=self.origin, session=session)
+        return Candidate(name=spec.name, source=MechanismSource(code.code.encode()), origin=self.origin,
+                         session=session)
 
     def repair(self, candidate: Candidate, report: str, round_number: int, data: ResearchInput) -> Candidate | None:
-        values = {**self._values(data), "code": candidate.source.decode("utf-8", "replace"), "report": report,
+        values = {**self._values(data), "code": candidate.source.data.decode("utf-8", "replace"), "report": report,
                   "round": round_number}
         messages = prompt_messages("research_system", "research_repair", **values)
         code = self.client.complete_json(messages, CodeAnswer, "level2/repair")
         parent = candidate.notes.get("id")
         session: dict[str, Any] = {**candidate.session, "repair_round": round_number, "report": report,
                                    "responses": {"code": code.code}}
-        return Candidate(name=candidate.name, source=code.code.encode(), origin=self.origin, session=session,
-                         parents=(parent,) if parent else ())
+        return Candidate(name=candidate.name, source=MechanismSource(code.code.encode()), origin=self.origin,
+                         session=session, parents=(parent,) if parent else ())
 
     def _values(self, data: ResearchInput) -> dict[str, Any]:
         d = data.diagnosis

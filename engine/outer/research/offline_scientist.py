@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bilevel_evolve.engine.outer.research.candidates import Candidate, Hypothesis, ResearchInput
 from bilevel_evolve.engine.outer.research.recipes import PRIORITY, Recipe, get_recipe, recipe_source
+from bilevel_evolve.ground.contract.source import MechanismSource
 
 # impact, feasibility, complexity per recipe: the critique's inputs (judgement, written down)
 _SCORES: dict[str, tuple[float, float, float]] = {
@@ -65,5 +66,5 @@ class OfflineScientist:
                    **extra: str) -> Candidate:
         session = {"recipe": recipe.name, "bottleneck": bottleneck, "description": recipe.description,
                    "diagnosis": data.diagnosis.to_json(), **extra}
-        return Candidate(name=recipe.name, source=recipe_source(recipe), origin=self.origin, session=session,
-                         parents=parents, extra_imports=recipe.extra_imports)
+        return Candidate(name=recipe.name, source=MechanismSource(recipe_source(recipe)), origin=self.origin,
+                         session=session, parents=parents, extra_imports=recipe.extra_imports)

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bilevel_evolve.engine.outer.research.candidates import Candidate
+
+if TYPE_CHECKING:
+    from bilevel_evolve.ground.contract.source import MechanismSource
+    from bilevel_evolve.sandbox.box_report import BoxReport
+    from bilevel_evolve.sandbox.gate import GateReport
+    from bilevel_evolve.sandbox.vet import CheckStatus
 
 
 @dataclass(frozen=True)
 class Vetting:
-    status: str  # accepted | rejected-static | rejected-smoke
-    sha256: str
-    gate: dict[str, Any] | None
-    box: dict[str, Any] | None
+    status: CheckStatus
+    source: MechanismSource  # what was vetted; its sha256 is the archive id
+    gate: GateReport | None  # None when the gate was switched off
+    box: BoxReport | None  # None when the gate rejected the source
     text: str  # the human-readable report; also what an LLM repair round is shown
     reason: str
 
     @property
     def accepted(self) -> bool:
         return self.status == "accepted"
+
+    @property
+    def class_name(self) -> str | None:
+        """The class `MECHANISM` names, as the gate read it."""
+        return self.gate.mechanism_class if self.gate is not None else None
 
 
 class Vetter(Protocol):
@@ -39,9 +49,7 @@ class SandboxVetter:
         from bilevel_evolve.sandbox.vet import check_mechanism
 
         policy = GatePolicy.default().allowing(*candidate.extra_imports) if candidate.extra_imports else None
-        text = candidate.source.decode("utf-8", "replace")
-        report = check_mechanism(text, gpu=self.gpu, space=space or None, policy=policy)
-        as_json = report.to_json()
+        report = check_mechanism(candidate.source, gpu=self.gpu, space=space or None, policy=policy)
         reason = "; ".join(report.reasons)[:2000] if not report.accepted else ""
-        return Vetting(status=report.status, sha256=hashlib.sha256(candidate.source).hexdigest(),
-                       gate=as_json.get("gate"), box=as_json.get("box"), text=report.to_text(), reason=reason)
+        return Vetting(status=report.status, source=candidate.source, gate=report.gate, box=report.box,
+                       text=report.to_text(), reason=reason)
