@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from bilevel_evolve.engine.agents.base import start_point
+from bilevel_evolve.engine.agents.llm_batch import propose_batch, with_in_flight
 from bilevel_evolve.engine.llm.client import LLMClient
 from bilevel_evolve.engine.llm.prompts import prompt_messages
 from bilevel_evolve.engine.llm.summary import (
@@ -68,10 +69,18 @@ class LLMAgent:
         def problems(answer: ProposalAnswer) -> list[str]:
             return _problems(ctx, base, answer.params)
 
-        answer = self.client.complete_json(self.messages(ctx), ProposalAnswer, "propose", check=problems)
+        answer = self.client.complete_json(with_in_flight(self.messages(ctx), ctx), ProposalAnswer, "propose",
+                                           check=problems)
         self.proposals += 1
         params = ctx.space.complete(answer.params, base)
         return Proposal(params=params, rationale=answer.rationale.strip(), source="llm")
+
+    def propose_batch(self, ctx: SearchContext, n: int) -> list[Proposal]:
+        """n distinct points in one call, for n workers starting together (engine.agents.llm_batch)."""
+        base = start_point(ctx)
+        proposals = propose_batch(self.client, self.messages(ctx), ctx, n, lambda params: _problems(ctx, base, params))
+        self.proposals += n
+        return proposals
 
     def state_dict(self) -> dict[str, Any]:
         return {"proposals": self.proposals, "client": self.client.state_dict()}
