@@ -40,6 +40,7 @@ from bilevel_evolve.engine.run.outer_decisions import OuterDecisions
 from bilevel_evolve.engine.run.scheduler import InFlight, TrialScheduler, recovered_results
 from bilevel_evolve.engine.run.store import Checkpoint, RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.errors import EvolveError, InvalidAgentOutput, RunDirError, SpaceError
 from bilevel_evolve.ground.records import (
     Hints,
@@ -68,7 +69,8 @@ class InnerLoop(OuterDecisions):
     def __init__(self, store: RunStore, config: RunConfig, domain: Domain, agent: Agent,
                  on_step: StepCallback | None = None, *, mechanism_host: MechanismHost | None = None,
                  outer: Sequence[OuterController] = (),
-                 mechanism_source: Callable[[str], bytes] | None = None, fail_fast: FailFast | None = None) -> None:
+                 mechanism_source: Callable[[str], MechanismSource] | None = None,
+                 fail_fast: FailFast | None = None) -> None:
         self.store = store
         self.config = config
         self.domain = domain
