@@ -43,7 +43,10 @@ def _exception_line(lines: list[str]) -> str | None:
         text = lines[i].strip()
         if lines[i][:1].isspace() or not _EXCEPTION.match(text):
             continue
-        if ":" not in text and i > 0 and lines[i - 1][:1].isspace():  # a bare exception: show the failing line
-            return f"{text} at: {lines[i - 1].strip()}"
+        if ":" not in text:  # a bare exception (an assert): show the failing line, above Python's ^^^ markers
+            code = next((line.strip() for line in reversed(lines[starts[-1]:i])
+                         if line[:1].isspace() and line.strip().strip("^~ ")), None)
+            if code is not None and not code.startswith("File "):
+                return f"{text} at: {code}"
         return text
     return None

@@ -31,6 +31,7 @@ class ScriptFacts:
     source: str
     constants: dict[str, C.Constant]
     tuned: tuple[str, ...]  # the constants the search space binds (tuple constants by their base name)
+    elements: tuple[tuple[str, str, int], ...]  # (parameter, tuple constant, index), e.g. ADAM_BETA1
     budget_s: float | None
     timeout_s: float
     python: str
@@ -48,6 +49,9 @@ def train_opt_brief(facts: ScriptFacts) -> TaskBrief:
         BriefSection(title=f"The constants of {facts.path.name}, as the script defines them (with the author's "
                      "comments); a trial changes only the values", body=_excerpt(lines, block), fenced=True),
     ]
+    if facts.elements:
+        sections.append(BriefSection(title="Parameters that set one element of a tuple constant", body="\n".join(
+            f"- {name} is {constant}[{index}]" for name, constant, index in facts.elements)))
     if imported:
         sections.append(BriefSection(
             title=f"Fixed constants {facts.path.name} imports from {imported.file.name} (not tunable)",

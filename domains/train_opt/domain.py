@@ -153,9 +153,12 @@ class TrainOptDomain:
 
     def brief(self) -> TaskBrief:
         tuned = tuple(dict.fromkeys(b.constant for b in self._bindings.values() if b is not None))
+        elements = tuple((name, b.constant, b.index) for name, b in self._bindings.items()
+                         if b is not None and b.index is not None)
         return train_opt_brief(ScriptFacts(
-            path=self._path, source=self._source, constants=self._constants, tuned=tuned, budget_s=self._budget_s,
-            timeout_s=self._timeout_s, python=self._python, num_threads=self._options.num_threads))
+            path=self._path, source=self._source, constants=self._constants, tuned=tuned, elements=elements,
+            budget_s=self._budget_s, timeout_s=self._timeout_s, python=self._python,
+            num_threads=self._options.num_threads))
 
 
 def _read_source(path: Path) -> str:

@@ -11,6 +11,7 @@ from bilevel_evolve.engine.wiring.run_config import RunConfig
 from bilevel_evolve.ground.errors import UsageError
 
 if TYPE_CHECKING:
+    from bilevel_evolve.engine.llm.briefing import Briefing
     from bilevel_evolve.engine.llm.client import LLMClient
 
 AGENT_FORMS = "offline | llm | replay:RUN_DIR | random | optuna"
@@ -35,7 +36,7 @@ def build_llm_for(config: RunConfig, run_dir: Path) -> LLMClient | None:
     raise UsageError(f"unknown agent {kind!r}", f"use --agent {AGENT_FORMS}")
 
 
-def build_agent(config: RunConfig, client: LLMClient | None) -> Agent:
+def build_agent(config: RunConfig, client: LLMClient | None, briefing: Briefing | None = None) -> Agent:
     if config.agent in BASELINE_AGENTS:
         from bilevel_evolve.engine.agents.baselines import build_baseline_agent
 
@@ -44,4 +45,4 @@ def build_agent(config: RunConfig, client: LLMClient | None) -> Agent:
         return OfflineAgent()
     from bilevel_evolve.engine.agents.llm import LLMAgent
 
-    return LLMAgent(client)
+    return LLMAgent(client, briefing)

@@ -11,14 +11,17 @@ from pydantic import BaseModel, ConfigDict
 
 from bilevel_evolve.engine.agents.base import start_point
 from bilevel_evolve.engine.agents.llm_batch import propose_batch, with_in_flight
+from bilevel_evolve.engine.llm.briefing import Briefing
+from bilevel_evolve.engine.llm.budget import Messages, fit_messages
 from bilevel_evolve.engine.llm.client import LLMClient
 from bilevel_evolve.engine.llm.prompts import prompt_messages
 from bilevel_evolve.engine.llm.summary import (
     format_config,
+    format_failures,
     format_hints,
-    format_history,
     format_params,
     format_space,
+    format_trials,
     format_usage,
 )
 from bilevel_evolve.ground.errors import SpaceError
@@ -35,33 +38,55 @@ class ProposalAnswer(BaseModel):
     rationale: str = ""
 
 
+# Ever shorter renderings, tried in order until the prompt fits its budget:
+# (recent trials shown, best trials shown, failure reasons shown, share of the brief's budget).
+_RUNGS = ((20, 5, 8, 1.0), (10, 5, 5, 1.0), (10, 3, 3, 0.5), (5, 3, 3, 0.25), (3, 1, 2, 0.1), (1, 1, 1, 0.0))
+
+
+def proposer_messages(ctx: SearchContext, briefing: Briefing, *, budget_tokens: int | None = None,
+                      brief_text: str | None = None) -> Messages:
+    """The proposer's prompt for this context, within the budget. Another level that quotes it inside its
+    own prompt gives budget_tokens (its share) and brief_text (what stands in for the brief it already has)."""
+    return fit_messages(lambda rung: _render(ctx, briefing, *_RUNGS[rung], brief_text=brief_text), len(_RUNGS),
+                        briefing.budget, "propose", ProposalAnswer, limit=budget_tokens)
+
+
+def _render(ctx: SearchContext, briefing: Briefing, recent: int, best: int, failures: int, share: float,
+            brief_text: str | None = None) -> Messages:
+    base = start_point(ctx)
+    incumbent = (
+        f"{format_params(base)} -> value {ctx.incumbent.value:.6g} (iteration {ctx.incumbent.iteration})"
+        if ctx.incumbent is not None and ctx.incumbent.value is not None
+        else f"none yet; the defaults are {format_params(base)}"
+    )
+    return prompt_messages(
+        "propose_system",
+        "propose",
+        iteration=ctx.iteration,
+        direction=ctx.direction,
+        metric=briefing.metric,
+        brief=briefing.brief_text(share) if brief_text is None else brief_text,
+        space=format_space(ctx.space, ctx.config.frozen),
+        incumbent=incumbent,
+        trial_count=len(ctx.history),
+        history=format_trials(ctx.history, ctx.space, ctx.direction, recent=recent, best=best),
+        failures=format_failures(ctx.history, failures),
+        usage=format_usage(ctx.history, ctx.space),
+        config=format_config(ctx.config),
+        hints=format_hints(ctx.hints),
+    )
+
+
 class LLMAgent:
     name = "llm"
 
-    def __init__(self, client: LLMClient) -> None:
+    def __init__(self, client: LLMClient, briefing: Briefing | None = None) -> None:
         self.client = client
+        self.briefing = briefing or Briefing()
         self.proposals = 0
 
-    def messages(self, ctx: SearchContext) -> list[dict[str, str]]:
-        base = start_point(ctx)
-        incumbent = (
-            f"{format_params(base)} -> value {ctx.incumbent.value:.6g} (iteration {ctx.incumbent.iteration})"
-            if ctx.incumbent is not None and ctx.incumbent.value is not None
-            else f"none yet; the defaults are {format_params(base)}"
-        )
-        return prompt_messages(
-            "propose_system",
-            "propose",
-            iteration=ctx.iteration,
-            direction=ctx.direction,
-            space=format_space(ctx.space, ctx.config.frozen),
-            incumbent=incumbent,
-            trial_count=len(ctx.history),
-            history=format_history(ctx.history, ctx.space),
-            usage=format_usage(ctx.history, ctx.space),
-            config=format_config(ctx.config),
-            hints=format_hints(ctx.hints),
-        )
+    def messages(self, ctx: SearchContext) -> Messages:
+        return proposer_messages(ctx, self.briefing)
 
     def propose(self, ctx: SearchContext) -> Proposal:
         base = start_point(ctx)

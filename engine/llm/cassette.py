@@ -10,9 +10,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
 
 from bilevel_evolve.ground.errors import RunDirError
 from bilevel_evolve.ground.fileio import atomic_write_bytes
@@ -34,6 +35,16 @@ class ChatRequest(_Frozen):
     temperature: float | None = None
     max_tokens: int | None = None
     json_mode: bool = True
+    # {"name", "schema"} of the answer, sent as a JSON-schema response format (structured answers); None when
+    # the schema is in the prompt instead. Left out of the record when None, so older cassettes keep their hashes.
+    response_schema: dict[str, Any] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_schema(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.response_schema is None:
+            data.pop("response_schema", None)
+        return data
 
     def digest(self, purpose: str) -> str:
         payload = {"purpose": purpose, "request": self.model_dump(mode="json")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -11,8 +12,9 @@ import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bilevel_evolve.engine.llm.cassette import CassetteEntry, ChatRequest
-from bilevel_evolve.engine.llm.prompts import render_prompt
+from bilevel_evolve.engine.llm.prompts import load_prompt, render_prompt
 from bilevel_evolve.engine.llm.tape import Tape
+from bilevel_evolve.engine.llm.transport import ResponseFormatRejected
 from bilevel_evolve.ground.errors import BudgetExceeded, InvalidAgentOutput
 
 T = TypeVar("T", bound=BaseModel)
@@ -57,24 +59,28 @@ class LLMClient:
         max_cost_usd: float | None = None,
         temperature: float | None = 0.7,  # live runs; a replay takes the recorded one
         max_tokens: int | None = None,
+        structured: bool = False,  # the endpoint takes JSON-schema response formats (its preset says so)
     ) -> None:
         self.tape = tape
         self.model = model
         self.max_cost_usd = max_cost_usd
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.structured = structured
         self.totals = Accounting()
         # Exchanges are numbered in one sequence; concurrent callers are served one at a time.
         self._lock = threading.Lock()
 
     # -- raw exchange -------------------------------------------------------------------------------
 
-    def chat(self, messages: Sequence[dict[str, str]], purpose: str, *, json_mode: bool = False) -> str:
+    def chat(self, messages: Sequence[dict[str, str]], purpose: str, *, json_mode: bool = False,
+             response_schema: dict[str, Any] | None = None) -> str:
         """Send one exchange (or serve it from the cassette) and return the model's text."""
         with self._lock:
-            return self._chat(messages, purpose, json_mode)
+            return self._chat(messages, purpose, json_mode, response_schema)
 
-    def _chat(self, messages: Sequence[dict[str, str]], purpose: str, json_mode: bool) -> str:
+    def _chat(self, messages: Sequence[dict[str, str]], purpose: str, json_mode: bool,
+              response_schema: dict[str, Any] | None = None) -> str:
         if self.max_cost_usd is not None and self.totals.cost_usd >= self.max_cost_usd:
             raise BudgetExceeded(
                 f"LLM budget spent: ${self.totals.cost_usd:.4f} of --max-cost ${self.max_cost_usd:.4f} "
@@ -87,6 +93,7 @@ class LLMClient:
             temperature=self.temperature,
             max_tokens=self.max_tokens,
             json_mode=json_mode,
+            response_schema=response_schema,
         )
         entry, origin = self.tape.exchange(self.totals.calls + 1, purpose, request)
         self.totals = self.totals.add(entry)
@@ -119,8 +126,7 @@ class LLMClient:
         `check` adds the caller's own rules (e.g. parameter ranges): it returns the problems with a
         schema-valid answer, [] when it is usable. The repair round lists the exact problems.
         """
-        asked = with_json_instruction(messages, schema)
-        text = self.chat(asked, purpose, json_mode=True)
+        asked, text = self._ask(messages, schema, purpose)
         answer, problems = parse_answer(text, schema, check)
         if answer is not None:
             return answer
@@ -130,7 +136,7 @@ class LLMClient:
             {"role": "assistant", "content": text},
             {"role": "user", "content": render_prompt("repair", problems=_bullets(problems)).strip()},
         ]
-        text = self.chat(repair, f"{purpose}/repair", json_mode=True)
+        text = self.chat(repair, f"{purpose}/repair", json_mode=True, response_schema=self._response_schema(schema))
         answer, problems = parse_answer(text, schema, check)
         if answer is not None:
             return answer
@@ -141,22 +147,49 @@ class LLMClient:
             "try a stronger --model, or use --agent offline",
         )
 
+    def _ask(self, messages: Sequence[dict[str, str]], schema: type[BaseModel], purpose: str
+             ) -> tuple[list[dict[str, str]], str]:
+        """The first exchange of a structured answer: the schema as the response format where the endpoint takes
+        one, in the prompt otherwise; an endpoint that refuses the format is asked the other way from then on."""
+        if self.structured:
+            asked = with_json_instruction(messages, None)
+            try:
+                return asked, self.chat(asked, purpose, json_mode=True, response_schema=self._response_schema(schema))
+            except ResponseFormatRejected as exc:
+                self.structured = False
+                log.warning("llm_structured_answers_off", purpose=purpose, reason=exc.problem)
+                print(f"note: {exc.problem}; the answer's JSON schema goes into the prompt from now on",
+                      file=sys.stderr)
+        asked = with_json_instruction(messages, schema)
+        return asked, self.chat(asked, purpose, json_mode=True)
+
+    def _response_schema(self, schema: type[BaseModel]) -> dict[str, Any] | None:
+        return {"name": schema.__name__, "schema": schema.model_json_schema()} if self.structured else None
+
     # -- checkpointing ------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        return self.totals.model_dump()
+        return {**self.totals.model_dump(), "structured": self.structured}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore the totals and rewind the cassette to the checkpoint's exchange count."""
+        """Restore the totals (and whether answers are still structured) and rewind the cassette to the
+        checkpoint's exchange count."""
+        state = dict(state)
+        self.structured = bool(state.pop("structured", self.structured))
         self.totals = Accounting.model_validate(state)
         self.tape.rewind(self.totals.calls)
 
 
-def with_json_instruction(messages: Sequence[dict[str, str]], schema: type[BaseModel]) -> list[dict[str, str]]:
-    """Append the JSON-only instruction and the schema to the last user message."""
+def with_json_instruction(messages: Sequence[dict[str, str]], schema: type[BaseModel] | None
+                          ) -> list[dict[str, str]]:
+    """Append the JSON-only instruction and the schema to the last user message (schema None: the
+    endpoint gets the schema as the response format, and the instruction only says to follow it)."""
     out = [dict(m) for m in messages]
-    schema_text = json.dumps(schema.model_json_schema(), separators=(",", ":"), sort_keys=True)
-    instruction = render_prompt("json_instruction", schema=schema_text).strip()
+    if schema is None:
+        instruction = load_prompt("json_structured").strip()
+    else:
+        schema_text = json.dumps(schema.model_json_schema(), separators=(",", ":"), sort_keys=True)
+        instruction = render_prompt("json_instruction", schema=schema_text).strip()
     for message in reversed(out):
         if message.get("role") == "user":
             message["content"] = f"{message['content']}\n\n{instruction}"

@@ -58,7 +58,7 @@ def build_llm_client(
         recorder=recorder,
         price=model_price,
     )
-    return LLMClient(tape, model=endpoint.model, max_cost_usd=max_cost_usd)
+    return LLMClient(tape, model=endpoint.model, max_cost_usd=max_cost_usd, structured=endpoint.json_schema)
 
 
 def cassette_path(replay_from: Path) -> Path:
@@ -90,4 +90,5 @@ def _replay_client(
         max_cost_usd=max_cost_usd,
         temperature=first.temperature,
         max_tokens=first.max_tokens,
+        structured=first.response_schema is not None,  # ask as the recorded run asked
     )

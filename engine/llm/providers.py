@@ -20,6 +20,7 @@ class ProviderPreset(BaseModel):
     api_key_env: str
     default_model: str
     json_mode: bool = True  # supports response_format={"type": "json_object"}
+    json_schema: bool = False  # supports response_format={"type": "json_schema", ...} (structured answers)
 
 
 PRESETS: dict[str, ProviderPreset] = {
@@ -28,6 +29,7 @@ PRESETS: dict[str, ProviderPreset] = {
         base_url="https://api.openai.com/v1",
         api_key_env="OPENAI_API_KEY",
         default_model="gpt-4.1-mini",
+        json_schema=True,
     ),
     "deepseek": ProviderPreset(
         name="deepseek",
@@ -52,6 +54,7 @@ class Endpoint(BaseModel):
     api_key_env: str
     api_key: str
     json_mode: bool = True
+    json_schema: bool = False
 
     def __repr__(self) -> str:  # keep the key out of logs and tracebacks
         return f"Endpoint(provider={self.provider!r}, base_url={self.base_url!r}, model={self.model!r})"
@@ -89,6 +92,7 @@ def resolve_endpoint(
         api_key_env=key_env,
         api_key=key,
         json_mode=preset.json_mode if preset else True,
+        json_schema=preset.json_schema if preset else False,  # a custom endpoint: the schema goes in the prompt
     )
 
 

@@ -29,6 +29,10 @@ class RetryPolicy(BaseModel):
     max_wait_s: float = Field(default=60.0, ge=0)
 
 
+class ResponseFormatRejected(EvolveError):
+    """The endpoint refused the JSON-schema response format: the client falls back to the schema in the prompt."""
+
+
 class LiveReply(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -75,6 +79,11 @@ class OpenAITransport:
 
         try:
             completion = retrying(attempt)
+        except openai.BadRequestError as exc:
+            if request.response_schema is not None and self.endpoint.json_schema and _about_the_format(exc):
+                raise ResponseFormatRejected(f"{self.endpoint.base_url} refused the JSON-schema response format: "
+                                             f"{_message(exc)}") from None
+            raise self._explain(exc, attempts) from None
         except openai.APIError as exc:
             raise self._explain(exc, attempts) from None
         if not completion.choices:
@@ -101,7 +110,10 @@ class OpenAITransport:
             args["temperature"] = request.temperature
         if request.max_tokens is not None:
             args["max_tokens"] = request.max_tokens
-        if request.json_mode and self.endpoint.json_mode:
+        if request.response_schema is not None and self.endpoint.json_schema:
+            args["response_format"] = {"type": "json_schema", "json_schema": {**request.response_schema,
+                                                                            "strict": False}}
+        elif request.json_mode and self.endpoint.json_mode:
             args["response_format"] = {"type": "json_object"}
         return args
 
@@ -121,6 +133,11 @@ class OpenAITransport:
             f"{where} refused the request: {_message(exc)}",
             "check --model and --base-url; the run can be resumed with `evolve resume`",
         )
+
+
+def _about_the_format(exc: openai.BadRequestError) -> bool:
+    text = str(exc.message if hasattr(exc, "message") else exc).lower()
+    return any(word in text for word in ("response_format", "json_schema", "response format", "schema"))
 
 
 def _message(exc: openai.APIError) -> str:

@@ -17,6 +17,7 @@ from bilevel_evolve.engine.outer.decisions import ChangeConfig, Decisions
 from bilevel_evolve.ground.records import SearchConfig, Strategy
 
 if TYPE_CHECKING:
+    from bilevel_evolve.engine.llm.briefing import Briefing
     from bilevel_evolve.engine.llm.client import LLMClient
     from bilevel_evolve.engine.outer.view import LoopView
 
@@ -68,30 +69,50 @@ class OfflineAnalyst:
             guidance=f"refine the parameters that paid off: {', '.join(productive[:3]) or 'none yet'}")
 
 
+_RUNGS = ((20, 5, 8, 1.0), (10, 5, 5, 1.0), (10, 3, 3, 0.5), (5, 3, 2, 0.25), (3, 1, 1, 0.1), (1, 1, 1, 0.0))
+
+
 class LLMAnalyst:
     source = "llm"
 
-    def __init__(self, client: LLMClient) -> None:
+    def __init__(self, client: LLMClient, briefing: Briefing | None = None) -> None:
+        from bilevel_evolve.engine.llm.briefing import Briefing
+
         self.client = client
+        self.briefing = briefing or Briefing()
 
     def decide(self, d: Diagnosis, config: SearchConfig, view: LoopView) -> ConfigDecision:
-        from bilevel_evolve.engine.llm.prompts import prompt_messages
-        from bilevel_evolve.engine.llm.summary import format_config, format_history, format_space, format_usage
+        from bilevel_evolve.engine.llm.budget import fit_messages
 
         space = view.space
-        history = view.history
-        messages = prompt_messages(
-            "level15_system", "level15", space=format_space(space, config.frozen),
-            direction=view.direction, history=format_history(history, space),
-            usage=format_usage(history, space), config=format_config(config),
-            diagnosis="\n".join(f"- {b}: {e}" for b, _, e in d.bottlenecks()))
 
         def problems(answer: ConfigDecision) -> list[str]:
             names = set(space.names)
             return [f"{key} names unknown parameter {n!r}" for key in ("freeze", "unfreeze", "focus")
                     for n in getattr(answer, key) if n not in names]
 
+        messages = fit_messages(lambda rung: self._messages(d, config, view, *_RUNGS[rung]), len(_RUNGS),
+                                self.briefing.budget, "level15", ConfigDecision)
         return self.client.complete_json(messages, ConfigDecision, "level15", check=problems)
+
+    def _messages(self, d: Diagnosis, config: SearchConfig, view: LoopView, recent: int, best: int, failures: int,
+                  share: float) -> list[dict[str, str]]:
+        from bilevel_evolve.engine.llm.prompts import prompt_messages
+        from bilevel_evolve.engine.llm.summary import (
+            format_config,
+            format_failures,
+            format_space,
+            format_trials,
+            format_usage,
+        )
+
+        space, history = view.space, view.history
+        return prompt_messages(
+            "level15_system", "level15", space=format_space(space, config.frozen), direction=view.direction,
+            metric=self.briefing.metric, brief=self.briefing.brief_text(share),
+            history=format_trials(history, space, view.direction, recent=recent, best=best),
+            failures=format_failures(history, failures), usage=format_usage(history, space),
+            config=format_config(config), diagnosis="\n".join(f"- {b}: {e}" for b, _, e in d.bottlenecks()))
 
 
 class ConfigController(OuterController):

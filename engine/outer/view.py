@@ -80,6 +80,11 @@ class LoopView:
         return self._loop.state.best
 
     @property
+    def incumbent(self) -> TrialRecord | None:
+        """The kept point the next proposal starts from (not always the best: see LoopState.best)."""
+        return self._loop.state.incumbent
+
+    @property
     def noise_floor(self) -> float:
         return self._loop.state.noise_floor
 

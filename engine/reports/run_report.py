@@ -10,10 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bilevel_evolve.engine.analysis.trace_numbers import TraceSummary, summarize
+from bilevel_evolve.engine.llm.cassette import Cassette
+from bilevel_evolve.engine.llm.levels import LEVEL_NAMES, usage_by_level
 from bilevel_evolve.engine.reports.mechanisms_table import mechanism_lines, mechanisms_table
-from bilevel_evolve.engine.run.events import RunStarted
+from bilevel_evolve.engine.run.events import Event, RunResumed, RunStarted, RunStopped, TrialFinished
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.ground.errors import RunDirError
+from bilevel_evolve.ground.untrusted import for_markup
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.ablation.aggregate import AblationSummary
@@ -36,13 +39,20 @@ def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSumm
     if started is None:
         raise RunDirError(f"run {run_dir} has no trials yet", f"continue it with `evolve resume {run_dir}`")
     summary = summarize(events, started.direction)
-    console.print(_table(summary, config.run_id, config.domain, config.agent, ",".join(config.levels)))
+    console.print(_table(summary, config.run_id, config.domain, config.agent, ",".join(config.levels),
+                         _stop(events)))
     best = summary.best
     if best is not None:
         console.print("best params: " + ", ".join(f"{k}={v!r}" for k, v in best.params.items()))
+    failures = _failures_table(summary.trials)
+    if failures is not None:
+        console.print(failures)
     lines = mechanism_lines(events)
     if lines:
         console.print(mechanisms_table(lines))
+    usage = _llm_usage_table(run_dir)
+    if usage is not None:
+        console.print(usage)
     markers = [(e.step, f"+ {e.name}", "#2f9e44") for e in events if e.kind == "injection"]
     markers += [(e.step, f"x {e.name}", "#e03131") for e in events if e.kind == "rollback"]
     plot = plot_run(summary, run_dir / "plots" / PLOT_FILE, title=config.run_id, markers=markers)
@@ -50,14 +60,26 @@ def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSumm
     return summary, plot
 
 
-def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str) -> Table:
+def _stop(events: list[Event]) -> RunStopped | None:
+    """The fail-fast stop the run is in now (None when it never stopped, or was resumed since)."""
+    last = next((e for e in reversed(events) if isinstance(e, RunStopped | RunResumed)), None)
+    return last if isinstance(last, RunStopped) else None
+
+
+def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str, stop: RunStopped | None = None
+           ) -> Table:
     table = Table(title=f"run {run_id}", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     counts = s.status_counts()
+    status: str = s.finished.status if s.finished else "not finished (resumable)"
+    stopped = stop is not None and s.finished is None
+    if stop is not None and stopped:
+        status = f"stopped at step {stop.step}: {for_markup(stop.reason)} (resumable after the fix)"
     rows = [
         ("domain", domain), ("agent", agent), ("levels", levels),
-        ("status", s.finished.status if s.finished else "not finished (resumable)"),
+        ("status", status),
+        *([("fix", for_markup(stop.fix, 600))] if stop is not None and stopped else []),
         ("trials", f"{len(s.trials)} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"),
         ("kept", str(len(s.accepted_steps))),
         ("baseline", _fmt(s.baseline_value)),
@@ -67,6 +89,42 @@ def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str) -
     ]
     for key, value in rows:
         table.add_row(key, value)
+    return table
+
+
+def _failures_table(trials: Sequence[TrialFinished], limit: int = 10) -> Table | None:
+    """Why trials failed: one row per distinct reason, the most frequent first."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for t in trials:
+        if t.status != "ok" and t.reason:
+            groups.setdefault((t.status, t.reason), []).append(t.step)
+    if not groups:
+        return None
+    table = Table(title="why trials failed")
+    for column in ("trials", "status", "steps", "reason"):
+        table.add_column(column)
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[1][0]))
+    for (status, reason), steps in ordered[:limit]:
+        shown = ", ".join(map(str, steps[:5])) + (" ..." if len(steps) > 5 else "")
+        table.add_row(str(len(steps)), status, shown, for_markup(reason))
+    if len(ordered) > limit:
+        table.add_row("...", "", "", f"{len(ordered) - limit} other reasons")
+    return table
+
+
+def _llm_usage_table(run_dir: Path) -> Table | None:
+    """Calls, tokens and cost of the run's LLM exchanges, split by the level that asked (from the cassette)."""
+    usage = usage_by_level(Cassette.in_run(run_dir).read())
+    if not usage:
+        return None
+    table = Table(title="LLM usage by level")
+    for column in ("level", "calls", "prompt tokens", "completion tokens", "cost (USD)"):
+        table.add_column(column)
+    for u in usage:
+        table.add_row(LEVEL_NAMES.get(u.level, u.level), str(u.calls), str(u.prompt_tokens),
+                      str(u.completion_tokens), f"{u.cost_usd:.4f}")
+    total = [sum(x) for x in zip(*((u.calls, u.prompt_tokens, u.completion_tokens) for u in usage), strict=True)]
+    table.add_row("all", *map(str, total), f"{sum(u.cost_usd for u in usage):.4f}")
     return table
 
 

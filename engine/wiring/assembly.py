@@ -12,6 +12,7 @@ from bilevel_evolve.engine.agents.base import Agent
 from bilevel_evolve.engine.agents.factory import build_agent, build_llm_for
 from bilevel_evolve.engine.mechanisms.bookkeeping import ArchiveBookkeeper
 from bilevel_evolve.engine.outer.base import OuterController
+from bilevel_evolve.engine.run.fail_fast import FailFast
 from bilevel_evolve.engine.run.loop import InnerLoop
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
@@ -19,6 +20,7 @@ from bilevel_evolve.ground.errors import EvolveError
 from bilevel_evolve.sandbox.hosts.base import LocalProcessHost, MechanismHost
 
 if TYPE_CHECKING:
+    from bilevel_evolve.engine.llm.briefing import Briefing
     from bilevel_evolve.engine.llm.client import LLMClient
     from bilevel_evolve.engine.outer.research.candidates import Scientist
     from bilevel_evolve.mechanism_archive.archive import Archive
@@ -48,6 +50,7 @@ class Parts:
     domain: Domain
     client: LLMClient | None
     agent: Agent
+    briefing: Briefing | None = None  # what the LLM levels are told (None: no LLM in this run)
     archive: Archive | None = None
     closers: list = field(default_factory=list)
 
@@ -59,7 +62,12 @@ class Parts:
 def prepare(config: RunConfig, run_dir: Path, *, user_mechanisms: int = 0) -> Parts:
     domain = load_domain_for(config)
     client = build_llm_for(config, run_dir)
-    parts = Parts(domain=domain, client=client, agent=build_agent(config, client))
+    briefing = None
+    if client is not None:
+        from bilevel_evolve.engine.llm.briefing import run_briefing
+
+        briefing = run_briefing(config, run_dir, domain)
+    parts = Parts(domain=domain, client=client, agent=build_agent(config, client, briefing), briefing=briefing)
     if "2" in config.levels or config.mechanisms or user_mechanisms:
         from bilevel_evolve.mechanism_archive.archive import Archive
 
@@ -91,10 +99,14 @@ def vet_user_mechanisms(config: RunConfig, parts: Parts, files: list[Path]) -> R
 def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) -> InnerLoop:
     outer: list[OuterController] = []
     offline = parts.client is None
+    if parts.briefing is not None:
+        from bilevel_evolve.engine.llm.briefing import freeze_brief
+
+        freeze_brief(run_dir, parts.briefing.brief)
     if "1.5" in config.levels:
         from bilevel_evolve.engine.outer.level15 import ConfigController, LLMAnalyst, OfflineAnalyst
 
-        analyst = OfflineAnalyst() if offline else LLMAnalyst(parts.client)  # type: ignore[arg-type]
+        analyst = OfflineAnalyst() if offline else LLMAnalyst(parts.client, parts.briefing)  # type: ignore[arg-type]
         outer.append(ConfigController(analyst, every=config.level15_every))
     host = None
     source = None
@@ -108,11 +120,13 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
         from bilevel_evolve.engine.outer.research.vetting import SandboxVetter
 
         assert parts.archive is not None
-        scientist = _scientist(parts.client)
+        scientist = _scientist(parts.client, parts.briefing, parts.archive)
         outer.append(ResearchController(scientist, parts.archive, SandboxVetter(), every=config.level2_every,
                                         repair_rounds=config.repair_rounds))
+    fail_fast = FailFast(config.fail_fast, run_dir=run_dir,
+                         python=config.domain_options.get("python") or sys.executable)
     return InnerLoop(store, config, parts.domain, parts.agent, mechanism_host=host, outer=outer,
-                     mechanism_source=source)
+                     mechanism_source=source, fail_fast=fail_fast)
 
 
 def _host(config: RunConfig, run_dir: Path) -> MechanismHost:
@@ -124,11 +138,11 @@ def _host(config: RunConfig, run_dir: Path) -> MechanismHost:
     return ContainerHost(run_id=config.run_id)
 
 
-def _scientist(client: LLMClient | None) -> Scientist:
+def _scientist(client: LLMClient | None, briefing: Briefing | None, archive: Archive | None) -> Scientist:
     if client is None:
         from bilevel_evolve.engine.outer.research.offline_scientist import OfflineScientist
 
         return OfflineScientist()
     from bilevel_evolve.engine.outer.research.llm_scientist import LLMScientist
 
-    return LLMScientist(client)
+    return LLMScientist(client, briefing, archive)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bilevel_evolve.engine.analysis.diagnosis import Diagnosis
+
+if TYPE_CHECKING:
+    from bilevel_evolve.engine.outer.view import LoopView
 from bilevel_evolve.ground.contract.source import MechanismSource
 
 
@@ -49,6 +52,7 @@ class ResearchInput:
     session_number: int
     space_text: str
     history_text: str
+    loop: LoopView | None = None  # the loop itself, for a scientist that reads more of it (the LLM one)
 
 
 class Scientist(Protocol):

@@ -96,7 +96,7 @@ class ResearchController(OuterController):
         data = ResearchInput(diagnosis=diagnosis, active=tuple(m.name for m in view.mechanisms),
                              tried=frozenset(self.tried), session_number=self.sessions,
                              space_text=format_space(space, view.search_config.frozen),
-                             history_text=format_history(history, space))
+                             history_text=format_history(history, space), loop=view)
         hypotheses = self.scientist.hypothesize(data)
         chosen = max(hypotheses, key=lambda h: h.score) if hypotheses else None
         candidates: list[dict[str, Any]] = []

@@ -15,9 +15,16 @@ from bilevel_evolve.engine.llm.prompts import load_prompt, prompt_messages
 from bilevel_evolve.engine.outer.research.candidates import Candidate, Hypothesis, ResearchInput
 from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
 from bilevel_evolve.ground.contract.source import MechanismSource, SourceTooLarge
+from bilevel_evolve.ground.untrusted import for_prompt
 
 if TYPE_CHECKING:
+    from bilevel_evolve.engine.llm.briefing import Briefing
     from bilevel_evolve.engine.llm.client import LLMClient
+    from bilevel_evolve.mechanism_archive.archive import Archive
+
+# Ever shorter research prompts, tried in order until one fits the budget: (share of the brief's budget,
+# how much of the loop is quoted (loop_reading.READINGS), trials shown).
+_RUNGS = ((1.0, 0, 20), (0.75, 1, 15), (0.5, 2, 10), (0.25, 3, 5), (0.1, 4, 3), (0.0, 4, 1))
 
 
 class _Idea(BaseModel):
@@ -60,21 +67,25 @@ class CodeAnswer(BaseModel):
 class LLMScientist:
     origin = "llm"
 
-    def __init__(self, client: LLMClient) -> None:
+    def __init__(self, client: LLMClient, briefing: Briefing | None = None, archive: Archive | None = None) -> None:
+        from bilevel_evolve.engine.llm.briefing import Briefing
+
         self.client = client
+        self.briefing = briefing or Briefing()
+        self.archive = archive  # where the active mechanisms' sources and this run's rollbacks are read
 
     def hypothesize(self, data: ResearchInput) -> list[Hypothesis]:
-        messages = prompt_messages("research_system", "research_explore", **self._values(data))
+        messages = self._messages("research_explore", data, HypothesesAnswer)
         answer = self.client.complete_json(messages, HypothesesAnswer, "level2/explore")
         return [Hypothesis(h.bottleneck, h.idea, h.evidence, h.impact, h.feasibility, h.complexity)
                 for h in answer.hypotheses]
 
     def write(self, hypothesis: Hypothesis, data: ResearchInput) -> Candidate | None:
-        values = {**self._values(data), "hypothesis": f"{hypothesis.bottleneck}: {hypothesis.idea}"}
-        spec_messages = prompt_messages("research_system", "research_specify", **values)
+        chosen = f"{hypothesis.bottleneck}: {hypothesis.idea}"
+        spec_messages = self._messages("research_specify", data, SpecAnswer, hypothesis=chosen)
         spec = self.client.complete_json(spec_messages, SpecAnswer, "level2/specify")
-        values["spec"] = spec.model_dump_json(indent=2)
-        code_messages = prompt_messages("research_system", "research_generate", **values)
+        code_messages = self._messages("research_generate", data, CodeAnswer, hypothesis=chosen,
+                                       spec=spec.model_dump_json(indent=2))
         code = self.client.complete_json(code_messages, CodeAnswer, "level2/generate")
         session = {"hypothesis": hypothesis.to_json(), "spec": spec.model_dump(), "bottleneck": hypothesis.bottleneck,
                    "prompts": {"specify": spec_messages[-1]["content"], "generate": code_messages[-1]["content"]},
@@ -83,15 +94,36 @@ class LLMScientist:
                          session=session)
 
     def repair(self, candidate: Candidate, report: str, round_number: int, data: ResearchInput) -> Candidate | None:
-        values = {**self._values(data), "code": candidate.source.data.decode("utf-8", "replace"), "report": report,
-                  "round": round_number}
-        messages = prompt_messages("research_system", "research_repair", **values)
+        code_text = candidate.source.data.decode("utf-8", "replace")
+        messages = self._messages("research_repair", data, CodeAnswer, round=round_number,
+                                  code=for_prompt("your code", code_text, limit=len(code_text) + 1),
+                                  report=for_prompt("vetting report", report, limit=len(report) + 1))
         code = self.client.complete_json(messages, CodeAnswer, "level2/repair")
         parent = candidate.notes.get("id")
         session: dict[str, Any] = {**candidate.session, "repair_round": round_number, "report": report,
                                    "responses": {"code": code.code}}
         return Candidate(name=candidate.name, source=MechanismSource(code.code.encode()), origin=self.origin,
                          session=session, parents=(parent,) if parent else ())
+
+    def _messages(self, template: str, data: ResearchInput, schema: type[BaseModel], **extra: Any
+                  ) -> list[dict[str, str]]:
+        """A research prompt with the brief and the loop's reading, shortened rung by rung to fit the budget."""
+        from bilevel_evolve.engine.llm.budget import fit_messages
+        from bilevel_evolve.engine.llm.summary import format_history
+        from bilevel_evolve.engine.outer.research.loop_reading import READINGS, read_loop
+
+        def build(rung: int) -> list[dict[str, str]]:
+            share, reading, trials = _RUNGS[rung]
+            values = {**self._values(data), **extra, "brief": self.briefing.brief_text(share)}
+            view = data.loop
+            if view is None:
+                values["loop"] = "(not available)"
+            else:
+                values["loop"] = read_loop(view, self.archive, self.briefing, READINGS[reading])
+                values["history"] = format_history(view.history, view.space, limit=trials)
+            return prompt_messages("research_system", template, **values)
+
+        return fit_messages(build, len(_RUNGS), self.briefing.budget, template, schema)
 
     def _values(self, data: ResearchInput) -> dict[str, Any]:
         d = data.diagnosis
