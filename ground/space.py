@@ -178,7 +178,8 @@ def _coerce(spec: FloatParam | IntParam | ChoiceParam, value: Any) -> Scalar:
         value = float(value)
     if not spec.low <= value <= spec.high:
         raise ValueError(f"{value!r} is outside [{spec.low}, {spec.high}]")
-    return value
+    number: int | float = value
+    return number
 
 
 def _short(err: Any) -> str:

@@ -6,6 +6,7 @@ as a MechanismSource, whose SHA-256 is its id, and leaves as one (`source`) for 
 
 from __future__ import annotations
 
+import builtins  # Archive.list shadows the builtin in the class body's annotations
 import re
 import sqlite3
 from collections.abc import Mapping
@@ -215,7 +216,7 @@ class Archive:
             "SELECT DISTINCT mechanism_id FROM events WHERE run_id = ?", (run_id,))}
         return [s for s in summaries if s.id in touched]
 
-    def events(self, *, mechanism_id: str | None = None, run_id: str | None = None) -> list[ArchiveEvent]:
+    def events(self, *, mechanism_id: str | None = None, run_id: str | None = None) -> builtins.list[ArchiveEvent]:
         mid = self.resolve(mechanism_id) if mechanism_id is not None else None
         return self._index.events(mechanism_id=mid, run_id=run_id)
 
@@ -242,8 +243,9 @@ class Archive:
 
         return verify_archive(self.root, self._index, self._store)
 
-    def _summaries(self, mechanism_id: str | None = None) -> list[MechanismSummary]:
-        sql, params = _SUMMARY_SQL, ()
+    def _summaries(self, mechanism_id: str | None = None) -> builtins.list[MechanismSummary]:
+        sql = _SUMMARY_SQL
+        params: tuple[str, ...] = ()
         if mechanism_id is not None:
             sql, params = sql + " WHERE m.id = ?", (mechanism_id,)
         try:

@@ -27,7 +27,7 @@ class FrozenDict(dict):  # type: ignore[type-arg]
         raise TypeError("ctx is read-only: copy it first, e.g. params = dict(ctx.incumbent.params)")
 
     __setitem__ = __delitem__ = __ior__ = _readonly
-    clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _readonly
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(tuple(sorted(self.items(), key=lambda kv: str(kv[0]))))

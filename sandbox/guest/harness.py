@@ -41,7 +41,7 @@ class Deadline(Exception):
 def _nondumpable() -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+        return bool(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0)
     except OSError:
         return False
 
@@ -57,7 +57,8 @@ def _read_job() -> dict[str, Any]:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    return json.loads(data)
+    job: dict[str, Any] = json.loads(data)
+    return job
 
 
 def _kill_everything_else() -> None:

@@ -87,6 +87,8 @@ class Driver:
         if "unencodable" in reply:
             raise HookProblem(f"hook state_dict returned {reply['unencodable']}: not JSON-serializable")
         text = reply["value_json"]
+        if not isinstance(text, str):
+            raise HookProblem("hook state_dict: the worker's reply carries no JSON text")
         if len(text) > MAX_STATE_BYTES:
             raise HookProblem(f"hook state_dict returned {len(text)} bytes of JSON (at most {MAX_STATE_BYTES})")
         if not isinstance(json.loads(text), dict):
@@ -97,7 +99,7 @@ class Driver:
         self._request({"op": "load_state_dict", "state_json": state_json}, "hook load_state_dict")
 
     # -- the trace ------------------------------------------------------------------------------
-    def _ctx(self, iteration: int, history: list[dict[str, Any]], incumbent: dict[str, Any] | None) -> dict:
+    def _ctx(self, iteration: int, history: list[dict[str, Any]], incumbent: dict[str, Any] | None) -> dict[str, Any]:
         return {"space": self.space, "direction": self.direction, "iteration": iteration,
                 "history": history, "incumbent": incumbent, "config": self.config, "hints": {}}
 
