@@ -50,13 +50,14 @@ def level2_run(tmp_path_factory: pytest.TempPathFactory, sandbox_ready: None) ->
 
 @pytest.fixture(scope="session")
 def command_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A command domain whose program crashes for some points: mixed statuses and a log per trial."""
+    """A command domain whose program crashes for some points: mixed statuses and a log per trial (its
+    search trials all crash, so fail-fast is off: the run must go on to have something to show)."""
     root = tmp_path_factory.mktemp("command")
     (root / "bench.py").write_text(BENCH)
     (root / "spec.json").write_text(SPEC)
     run_dir = root / "run"
     _evolve("run", "--domain", f"command:{root / 'spec.json'}", "--iterations", "6", "--seed", "0",
-            "--run-dir", str(run_dir), "--no-progress")
+            "--run-dir", str(run_dir), "--no-progress", "--fail-fast", "0")
     return run_dir
 
 
