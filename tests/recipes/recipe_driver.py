@@ -23,7 +23,7 @@ from bilevel_evolve.engine.agents.offline import OfflineAgent
 from bilevel_evolve.engine.outer.research.recipes import CATALOG, Recipe
 from bilevel_evolve.ground.contract.ctx import Context, Trial, build_context
 from bilevel_evolve.ground.contract.returns import check_return
-from bilevel_evolve.ground.records import Direction, Hints, SearchConfig, SearchContext, TrialRecord
+from bilevel_evolve.ground.records import Direction, Hints, PendingTrial, SearchConfig, SearchContext, TrialRecord
 from bilevel_evolve.ground.space import Scalar, SearchSpace
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "engine" / "outer" / "research" / "recipes"
@@ -76,14 +76,15 @@ def record(iteration: int, params: dict[str, Scalar], value: float | None, accep
 
 def make_ctx(history: list[TrialRecord], *, iteration: int | None = None, incumbent: TrialRecord | None = None,
              seed: int = 0, hook: str = "", direction: Direction = "minimize",
-             config: SearchConfig | None = None) -> Context:
+             config: SearchConfig | None = None, pending: tuple[PendingTrial, ...] = ()) -> Context:
     """The ctx a hook receives, built exactly as the engine builds it (SearchContext.to_json)."""
     if incumbent is None:
         accepted = [t for t in history if t.accepted]
         incumbent = accepted[-1] if accepted else None
     ctx = SearchContext(space=SPACE, direction=direction,
                         iteration=len(history) if iteration is None else iteration,
-                        history=tuple(history), incumbent=incumbent, config=config or SearchConfig())
+                        history=tuple(history), incumbent=incumbent, config=config or SearchConfig(),
+                        pending=pending)
     return build_context(ctx.to_json(), seed=seed, hook=hook)
 
 

@@ -108,13 +108,13 @@ def test_bandit_pulls_an_arm_that_paid_off_again() -> None:
     bandit = new_mechanism(get_recipe("bandit"))
     history = centred_history(6)
     first = bandit.propose(make_ctx(history, hook="propose"))
-    arm = bandit.state_dict()["pending"]["arm"]
+    arm = bandit.state_dict()["pending"][-1]["arm"]
     incumbent = history[0]
     win = record(len(history), first, incumbent.value - 5.0, accepted=True)
     bandit.observe(as_trial(win), make_ctx(history, incumbent=incumbent))
     assert bandit.state_dict()["rewards"][arm] > 0
     bandit.propose(make_ctx([*history, win], hook="propose"))
-    assert bandit.state_dict()["pending"]["arm"] == arm
+    assert bandit.state_dict()["pending"][-1]["arm"] == arm
 
 
 def test_bandit_does_not_credit_a_trial_it_did_not_propose() -> None:

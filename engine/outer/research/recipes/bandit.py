@@ -51,7 +51,7 @@ class MultiScaleBandit:
     def __init__(self) -> None:
         self.pulls: dict[str, int] = {}
         self.rewards: dict[str, float] = {}
-        self.pending: dict | None = None  # {"arm": key, "params": proposal} awaiting its trial
+        self.pending: list = []  # [{"arm": key, "params": proposal}] awaiting their trials, oldest first
 
     def score(self, arm: str, total: int) -> float:
         n = self.pulls.get(arm, 0) + 1
@@ -59,6 +59,9 @@ class MultiScaleBandit:
         return mean + EXPLORATION * math.sqrt(2.0 * math.log(total + 2) / n)
 
     def propose(self, ctx: Any) -> dict | None:
+        # keep only proposals that can still be in flight (with one worker: none)
+        self.pending = self.pending[-len(ctx.pending):] if ctx.pending else []
+        running = [dict(p.params) for p in ctx.pending]
         base = dict(ctx.incumbent.params) if ctx.incumbent else {n: s["default"] for n, s in ctx.space.items()}
         arms = arms_of(ctx)
         ctx.rng.shuffle(arms)  # breaks ties (untried arms) without favouring the first parameters
@@ -67,17 +70,18 @@ class MultiScaleBandit:
             name, scale, sign = arm.split("|")
             params = dict(base)
             params[name] = move(ctx, name, base[name], scale, sign)
-            if params[name] != base[name]:  # skip arms that sit against a bound
-                self.pending = {"arm": arm, "params": params}
+            # skip arms that sit against a bound, and points whose trials run now (several workers)
+            if params[name] != base[name] and params not in running:
+                self.pending.append({"arm": arm, "params": params})
                 return params
-        self.pending = None
         return None
 
     def observe(self, trial: Any, ctx: Any) -> None:
-        if self.pending is None or dict(trial.params) != self.pending["params"]:
+        ours = [p for p in self.pending if p["params"] == dict(trial.params)]
+        if not ours:
             return  # another mechanism or the proposer chose this trial: not our arm's outcome
-        arm = self.pending["arm"]
-        self.pending = None
+        self.pending.remove(ours[0])
+        arm = ours[0]["arm"]
         self.pulls[arm] = self.pulls.get(arm, 0) + 1
         self.rewards[arm] = self.rewards.get(arm, 0.0) + self.reward(trial, ctx)
 
@@ -98,8 +102,9 @@ class MultiScaleBandit:
     def load_state_dict(self, state: dict) -> None:
         self.pulls = {str(k): int(v) for k, v in state.get("pulls", {}).items()}
         self.rewards = {str(k): float(v) for k, v in state.get("rewards", {}).items()}
-        pending = state.get("pending")
-        self.pending = None if pending is None else {"arm": pending["arm"], "params": dict(pending["params"])}
+        pending = state.get("pending") or []
+        pending = [pending] if isinstance(pending, dict) else pending  # a state saved as one entry
+        self.pending = [{"arm": p["arm"], "params": dict(p["params"])} for p in pending]
 
 
 MECHANISM = MultiScaleBandit

@@ -51,7 +51,9 @@ class OrthogonalExploration:
 
     def guide(self, ctx: Any) -> dict | None:
         names = list(ctx.space)
-        cover = {n: coverage(ctx, n, [t.params[n] for t in ctx.history]) for n in self.movable(ctx)}
+        # what the trials running now (several workers) will measure counts as covered already
+        seen = [t.params for t in ctx.history] + [p.params for p in ctx.pending]
+        cover = {n: coverage(ctx, n, [params[n] for params in seen]) for n in self.movable(ctx)}
         # ties go to parameters later in the space order: the ones a prior-driven proposer never reaches
         ranked = sorted(cover, key=lambda n: (cover[n], -names.index(n)))
         focus = ranked[:FOCUS]

@@ -26,8 +26,10 @@ class TabuSearch:
     def point(self, params: Any, ctx: Any) -> list[float]:
         return [ctx.to_unit(name, params[name]) for name in ctx.space]
 
-    def is_tabu(self, point: list[float]) -> bool:
-        return any(max(abs(a - b) for a, b in zip(point, other, strict=True)) <= RADIUS for other in self.tabu)
+    def is_tabu(self, point: list[float], running: list = ()) -> bool:
+        """Within RADIUS of a tried point, or of one whose trial runs now (ctx.pending, several workers)."""
+        return any(max(abs(a - b) for a, b in zip(point, other, strict=True)) <= RADIUS
+                   for other in [*self.tabu, *running])
 
     def remember(self, point: list[float]) -> None:
         self.tabu.append(point)
@@ -41,15 +43,16 @@ class TabuSearch:
         if not self.tabu:  # injected mid-run: seed the list from the recent history
             for trial in ctx.history[-TABU_SIZE:]:
                 self.remember(self.point(trial.params, ctx))
-        if not self.is_tabu(self.point(proposal, ctx)):
+        running = [self.point(p.params, ctx) for p in ctx.pending]
+        if not self.is_tabu(self.point(proposal, ctx), running):
             return None
-        escape = self.escape(ctx)
+        escape = self.escape(ctx, running)
         if escape is None:
             return None
         self.replaced += 1
         return {"replace": escape}
 
-    def escape(self, ctx: Any) -> dict | None:
+    def escape(self, ctx: Any, running: list = ()) -> dict | None:
         """A perturbed incumbent outside every tabu region, moving the least-varied parameters first."""
         base = dict(ctx.incumbent.params) if ctx.incumbent else {n: s["default"] for n, s in ctx.space.items()}
         movable = [n for n in ctx.space if n not in ctx.config.frozen] or list(ctx.space)
@@ -71,7 +74,7 @@ class TabuSearch:
                 if not 0.0 <= u + sign * step <= 1.0:
                     sign = -sign
                 candidate[name] = ctx.from_unit(name, u + sign * step)
-            if not self.is_tabu(self.point(candidate, ctx)):
+            if not self.is_tabu(self.point(candidate, ctx), running):
                 return candidate
         return None
 
