@@ -18,6 +18,7 @@ from bilevel_evolve.engine.run.events import EffectMeasured
 from bilevel_evolve.engine.run.loop import InnerLoop
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
+from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import SearchConfig
 from bilevel_evolve.sandbox.hosts.base import HookFailure, LocalProcessHost
 
@@ -51,9 +52,9 @@ class Scripted(OuterController):
         self.seen.append(view.search_config)
         if not view.runs_mechanisms:
             return
-        yield Inject("quiet", "quiet", QUIET)
+        yield Inject("quiet", "quiet", MechanismSource(QUIET))
         self.seen.append(tuple(m.id for m in view.mechanisms))
-        yield Inject("broken", "broken", BROKEN)
+        yield Inject("broken", "broken", MechanismSource(BROKEN))
         self.seen.append(tuple(m.id for m in view.mechanisms))
         yield Record(EffectMeasured(step=view.step, iteration=view.iteration, mechanism="quiet", effect={}))
         yield Rollback("quiet", "scripted rollback")
