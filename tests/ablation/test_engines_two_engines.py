@@ -157,8 +157,11 @@ def _created_by(client: docker.DockerClient, since: float) -> list[dict[str, Any
 
 
 def _left(client: docker.DockerClient, pids: set[int]) -> list[str]:
-    every = client.containers.list(all=True, filters={"label": OUR_LABEL})
-    return [c.name for c in every if c.labels.get(LABEL_PID) in {str(p) for p in pids}]
+    # The low-level listing carries the labels: no per-container inspect that races with a container
+    # another engine (or test session) removes mid-listing.
+    every = client.api.containers(all=True, filters={"label": OUR_LABEL})
+    return [(c.get("Names") or [c["Id"][:12]])[0].lstrip("/") for c in every
+            if (c.get("Labels") or {}).get(LABEL_PID) in {str(p) for p in pids}]
 
 
 def _wait_for(what: Callable[[], bool], proc: subprocess.Popen[bytes], seconds: float = 120) -> None:
