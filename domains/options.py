@@ -24,6 +24,7 @@ class DomainOptions(BaseModel):
       exercise noise-aware keep/discard on cheap objectives.
     - num_threads: CPU threads a train_opt trial may use (EVOLVE_NUM_THREADS, OMP_NUM_THREADS).
     - max_log_bytes: cap on each subprocess trial's log file (head and tail kept).
+    - rubric: text only; the rubric file drafts are judged against (domains/text/domain.py says the default).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -35,6 +36,7 @@ class DomainOptions(BaseModel):
     noise_sd: float = Field(default=0.0, ge=0)
     num_threads: int | None = Field(default=None, ge=1)
     max_log_bytes: int = Field(default=2_000_000, ge=4096)
+    rubric: Path | None = None
 
     @classmethod
     def from_mapping(cls, raw: dict[str, Any]) -> DomainOptions:

@@ -16,6 +16,7 @@ from bilevel_evolve.domains.function import (
 from bilevel_evolve.domains.function.bbob import FORM as BBOB_FORM
 from bilevel_evolve.domains.function.bbob import is_bbob_spec, load_bbob
 from bilevel_evolve.domains.options import DomainOptions
+from bilevel_evolve.domains.text.domain import EXAMPLE_ALIAS, TextDomain, article_path
 from bilevel_evolve.domains.train_opt import SHIPPED_TRAIN_PY, TrainOptDomain
 from bilevel_evolve.ground.errors import UsageError
 
@@ -26,6 +27,8 @@ _FORMS = (
     ("train_opt", "the shipped small byte-level GPT (CPU, seconds per trial), metric val_bpb"),
     ("train_opt:PATH/train.py", "your train.py with upper-case constants (e.g. Karpathy's autoresearch)"),
     ("command:PATH.json", "any program: command, space, metric_regex, ... in a JSON spec"),
+    ("text:ARTICLE.md", "an article revised against a rubric (--rubric RUBRIC.md; default ARTICLE.rubric.md)"),
+    (f"text:{EXAMPLE_ALIAS}", "the shipped example article and rubric (an explainer on caching)"),
 )
 
 
@@ -52,5 +55,7 @@ def load_domain(spec: str, options: DomainOptions | None = None) -> Domain:
         return TrainOptDomain(Path(arg) if arg else SHIPPED_TRAIN_PY, options)
     if kind == "command" and arg:
         return CommandDomain(Path(arg), options)
+    if kind == "text" and arg:
+        return TextDomain(article_path(arg), options)
     raise UsageError(f"unknown domain {spec!r}",
                      "use one of: " + ", ".join(form for form, _ in _FORMS))

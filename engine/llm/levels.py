@@ -1,5 +1,7 @@
 """Which level asked: the purpose of an exchange names it ("propose", "level15", "level2/explore", with
-"/repair" after a repair round), so tokens and cost can be split by level from the cassette alone."""
+"/repair" after a repair round), so tokens and cost can be split by level from the cassette alone. A text
+run's pipeline stages are the proposer's ("propose/analysis"), its judge's calls the trials' ("judge"), and
+the calls generated stages make through ctx.llm Level 2's ("level2/stage/NAME")."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from dataclasses import dataclass
 
 from bilevel_evolve.engine.llm.cassette import CassetteEntry
 
-LEVEL_NAMES = {"1": "Level 1 (proposer)", "1.5": "Level 1.5 (search configuration)", "2": "Level 2 (research)"}
+LEVEL_NAMES = {"1": "Level 1 (proposer)", "1.5": "Level 1.5 (search configuration)", "2": "Level 2 (research)",
+               "judge": "Trials (the text domain's judge)"}
 
 
 def level_of(purpose: str) -> str:
@@ -19,6 +22,8 @@ def level_of(purpose: str) -> str:
         return "1.5"
     if head == "level2":
         return "2"
+    if head == "judge":
+        return "judge"
     return "other"
 
 

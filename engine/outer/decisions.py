@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bilevel_evolve.engine.run.events import EffectMeasured, ResearchSessionEvent
+from bilevel_evolve.engine.run.events import EffectMeasured, PipelineChanged, ResearchSessionEvent
 from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import SearchConfig
 
@@ -51,7 +51,7 @@ class Reject:
 class Record:
     """Append one of the controller's own events to the trace."""
 
-    event: ResearchSessionEvent | EffectMeasured
+    event: ResearchSessionEvent | EffectMeasured | PipelineChanged
 
 
 Decision = ChangeConfig | Inject | Rollback | Reject | Record

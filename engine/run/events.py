@@ -157,6 +157,18 @@ class MechanismRolledBack(_Event):
     active: tuple[str, ...]
 
 
+class PipelineChanged(_Event):
+    """Level 1.5 of a text run changed the revision pipeline's knobs (engine/text/settings.py)."""
+
+    kind: Literal["pipeline_changed"] = "pipeline_changed"
+    step: int
+    iteration: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+    reason: str
+    source: str
+
+
 class EffectMeasured(_Event):
     kind: Literal["effect"] = "effect"
     step: int
@@ -189,7 +201,7 @@ class RunFinished(_Event):
 Event = Annotated[
     RunStarted | RunResumed | ProposalMade | TrialFinished | DecisionMade | NoiseFloorMeasured
     | ConfigChanged | HookCalled | HintsGiven | ResearchSessionEvent | MechanismInjected
-    | MechanismRolledBack | EffectMeasured | RunStopped | RunFinished,
+    | MechanismRolledBack | EffectMeasured | PipelineChanged | RunStopped | RunFinished,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -15,6 +15,7 @@ from bilevel_evolve.engine.outer.base import OuterController
 from bilevel_evolve.engine.run.fail_fast import FailFast
 from bilevel_evolve.engine.run.loop import InnerLoop
 from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.engine.text.run import TextRun
 from bilevel_evolve.engine.wiring.run_config import RunConfig
 from bilevel_evolve.ground.errors import EvolveError
 from bilevel_evolve.sandbox.hosts.base import LocalProcessHost, MechanismHost
@@ -52,6 +53,7 @@ class Parts:
     agent: Agent
     briefing: Briefing | None = None  # what the LLM levels are told (None: no LLM in this run)
     archive: Archive | None = None
+    text: TextRun | None = None  # a text run's own parts (its proposer is the revision pipeline)
     closers: list = field(default_factory=list)
 
     def close(self) -> None:
@@ -68,6 +70,8 @@ def prepare(config: RunConfig, run_dir: Path, *, user_mechanisms: int = 0) -> Pa
 
         briefing = run_briefing(config, run_dir, domain)
     parts = Parts(domain=domain, client=client, agent=build_agent(config, client, briefing), briefing=briefing)
+    if (text := TextRun.of(domain, config, client, briefing)) is not None:
+        parts.agent, parts.text = text.agent, text
     if "2" in config.levels or config.mechanisms or user_mechanisms:
         from bilevel_evolve.mechanism_archive.archive import Archive
 
@@ -103,7 +107,11 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
         from bilevel_evolve.engine.llm.briefing import freeze_brief
 
         freeze_brief(run_dir, parts.briefing.brief)
-    if "1.5" in config.levels:
+    if parts.text is not None:
+        parts.text.bind(run_dir)
+    if "1.5" in config.levels and parts.text is not None:
+        outer.append(parts.text.level15())
+    elif "1.5" in config.levels:
         from bilevel_evolve.engine.outer.level15 import ConfigController, LLMAnalyst, OfflineAnalyst
 
         analyst = OfflineAnalyst() if offline else LLMAnalyst(parts.client, parts.briefing)  # type: ignore[arg-type]
@@ -120,7 +128,8 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
         from bilevel_evolve.engine.outer.research.vetting import SandboxVetter
 
         assert parts.archive is not None
-        scientist = _scientist(parts.client, parts.briefing, parts.archive)
+        scientist = (parts.text.scientist(parts.archive) if parts.text is not None
+                     else _scientist(parts.client, parts.briefing, parts.archive))
         outer.append(ResearchController(scientist, parts.archive, SandboxVetter(), every=config.level2_every,
                                         repair_rounds=config.repair_rounds))
     fail_fast = FailFast(config.fail_fast, run_dir=run_dir,

@@ -235,7 +235,7 @@ _OUTER, _LLM, _TRIALS = "outer levels", "llm agent", "parallel trials"
 
 RUN_OPTIONS = RunOptionSchema([
     RunOption("--domain", "config.domain",
-              help="function:NAME|function:FILE.py | train_opt[:TRAIN.py] | command:SPEC.json",
+              help="function:NAME|function:FILE.py | train_opt[:TRAIN.py] | command:SPEC.json | text:ARTICLE.md",
               ablate="ablation", ablate_help="as for `evolve run`, e.g. function:branin", ablate_required=True),
     RunOption("--iterations", "config.iterations", default=30,
               help="search iterations after the baseline (%(default)s)", ablate="ablation",
@@ -258,6 +258,9 @@ RUN_OPTIONS = RunOptionSchema([
               ablate="each_run"),
     RunOption("--space", "domain.space_file", help="JSON search space replacing the domain's own",
               ablate="each_run"),
+    RunOption("--rubric", "domain.rubric", metavar="RUBRIC.md", ablate="each_run",
+              help="text: the rubric drafts are judged against (default: ARTICLE.rubric.md beside the article, "
+              "else a built-in one)"),
     RunOption("--python", "domain.python", help="interpreter for train.py / python commands", ablate="each_run"),
     RunOption("--noise-sd", "domain.noise_sd", help="function: add seeded Gaussian noise", ablate="each_run"),
     RunOption("--workers", "config.workers", section=_TRIALS,
