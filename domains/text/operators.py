@@ -94,12 +94,14 @@ def _replace(text: str, phrase: str, plain: str, *, every: bool = False) -> Edit
 
 
 def plain_words(text: str) -> Edit | None:
-    """Replace the first wordy phrase the table knows, everywhere, with its plain form."""
-    for phrase, plain in PLAIN:
-        edit = _replace(text, phrase, plain, every=True)
-        if edit is not None:
-            return Edit(edit.text, f"plain words: {edit.what}")
-    return None
+    """Replace one wordy phrase the table knows, everywhere, with its plain form: of those the text holds,
+    the one that lowers the reading grade most (the first of them when none lowers it)."""
+    options = [edit for phrase, plain in PLAIN if (edit := _replace(text, phrase, plain, every=True)) is not None]
+    if not options:
+        return None
+    grades = [measure(edit.text).reading_grade for edit in options]
+    best = min(range(len(options)), key=lambda i: (grades[i], i))
+    return Edit(options[best].text, f"plain words: {options[best].what}")
 
 
 def cut_filler(text: str) -> Edit | None:

@@ -57,6 +57,10 @@ def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSumm
     markers += [(e.step, f"x {e.name}", "#e03131") for e in events if e.kind == "rollback"]
     plot = plot_run(summary, run_dir / "plots" / PLOT_FILE, title=config.run_id, markers=markers)
     console.print(f"plot: {plot}")
+    if config.domain.startswith("text:"):  # the best draft, its diff against the original, criterion curves
+        from bilevel_evolve.engine.reports.text_report import report_text
+
+        report_text(run_dir, summary, console)
     return summary, plot
 
 
