@@ -60,3 +60,32 @@ DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
     "torch",
     "typing",
 )
+# The only submodules of those a mechanism may reach, by import or through attributes, in the modules the
+# gate keeps a census of (sandbox/gate/census.py: numpy, torch, the standard library ones above): linear
+# algebra, random numbers, FFT and polynomials in numpy; networks, optimizers, distributions, autograd and
+# the math namespaces in torch. The rest (numpy.testing, torch.utils, torch.profiler, torch.jit, typing.types,
+# ...) run code, touch files or start processes, and a search mechanism needs none of them.
+DEFAULT_ALLOWED_SUBMODULES: tuple[str, ...] = (
+    "collections.abc",
+    "numpy.fft",
+    "numpy.linalg",
+    "numpy.polynomial",
+    "numpy.polynomial.polynomial",
+    "numpy.random",
+    "torch.autograd",
+    "torch.autograd.functional",
+    "torch.distributions",
+    "torch.distributions.constraints",
+    "torch.distributions.transforms",
+    "torch.fft",
+    "torch.func",
+    "torch.linalg",
+    "torch.nn",
+    "torch.nn.functional",
+    "torch.nn.init",
+    "torch.optim",
+    "torch.optim.lr_scheduler",
+    "torch.quasirandom",
+    "torch.random",
+    "torch.special",
+)

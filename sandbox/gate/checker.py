@@ -10,8 +10,9 @@ import warnings
 from bilevel_evolve.ground.contract.source import MechanismSource, sha256_hex
 from bilevel_evolve.sandbox.gate.limits import check_raw, check_shape
 from bilevel_evolve.sandbox.gate.models import MAX_REPORTED_VIOLATIONS, GatePolicy, GateReport, Violation
+from bilevel_evolve.sandbox.gate.reach import ModuleReach, module_aliases
 from bilevel_evolve.sandbox.gate.structure import check_structure
-from bilevel_evolve.sandbox.gate.transformer import MechanismPolicy, import_aliases
+from bilevel_evolve.sandbox.gate.transformer import MechanismPolicy
 
 
 def _bytes_and_digest(source: MechanismSource | str | bytes) -> tuple[bytes, str]:
@@ -59,7 +60,8 @@ def _inspect(data: bytes, filename: str, policy: GatePolicy) -> tuple[list[Viola
     if violations:
         return violations, None, ()
     structure = check_structure(tree)
-    policy_visitor = MechanismPolicy(policy, import_aliases(tree))
+    reach = ModuleReach(policy)
+    policy_visitor = MechanismPolicy(policy, reach, module_aliases(tree, reach))
     # Structure ran first: the transformer rewrites the tree in place.
     policy_visitor.visit(tree)
     return [*structure.violations, *policy_visitor.violations], structure.mechanism_class, structure.hooks

@@ -10,7 +10,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bilevel_evolve.ground.contract.interface import DEFAULT_ALLOWED_IMPORTS, MAX_SOURCE_BYTES
+from bilevel_evolve.ground.contract.interface import (
+    DEFAULT_ALLOWED_IMPORTS,
+    DEFAULT_ALLOWED_SUBMODULES,
+    MAX_SOURCE_BYTES,
+)
 from bilevel_evolve.ground.errors import UsageError
 from bilevel_evolve.sandbox.gate.rules import is_dangerous_module
 
@@ -21,23 +25,28 @@ MAX_REPORTED_VIOLATIONS = 100
 
 
 class GatePolicy(BaseModel):
-    """What a mechanism may import and how large it may be. Load one with `GatePolicy.from_file`."""
+    """What a mechanism may import and how large it may be. Load one with `GatePolicy.from_file`.
+
+    `allowed_imports` are packages; `allowed_submodules` are the only submodules of the packages the gate
+    has a census of (numpy, torch, the standard library defaults) a mechanism may reach, by import or
+    through attributes. A package without a census keeps its public submodules open."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     allowed_imports: tuple[str, ...] = DEFAULT_ALLOWED_IMPORTS
+    allowed_submodules: tuple[str, ...] = DEFAULT_ALLOWED_SUBMODULES
     max_bytes: int = Field(default=MAX_SOURCE_BYTES, gt=0, le=16 * 1024 * 1024)
     max_lines: int = Field(default=2000, gt=0)
     max_nodes: int = Field(default=20_000, gt=0)
     # AST depth; the checker recurses per level, so this also keeps it far from Python's limit.
     max_depth: int = Field(default=100, gt=0, le=200)
 
-    @field_validator("allowed_imports")
+    @field_validator("allowed_imports", "allowed_submodules")
     @classmethod
     def _modules_are_importable_and_safe(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for module in value:
-            if not _MODULE_NAME.match(module):
-                raise ValueError(f"{module!r} is not a module name")
+            if not _MODULE_NAME.match(module) or any(part.startswith("_") for part in module.split(".")[1:]):
+                raise ValueError(f"{module!r} is not a public module name")
             if any(is_dangerous_module(part) for part in module.split(".")):
                 raise ValueError(
                     f"{module!r} gives access to the host (files, processes, network or "
@@ -74,16 +83,18 @@ class GatePolicy(BaseModel):
             data = data["gate"]
         if not isinstance(data, dict):
             raise UsageError(f"gate policy {path} is not a JSON object / TOML table", "write a mapping")
-        extra = data.pop("extra_allowed_imports", [])
         try:
-            if extra:
-                base = data.get("allowed_imports", DEFAULT_ALLOWED_IMPORTS)
-                data["allowed_imports"] = (*base, *extra)
+            for field, default in (("allowed_imports", DEFAULT_ALLOWED_IMPORTS),
+                                   ("allowed_submodules", DEFAULT_ALLOWED_SUBMODULES)):
+                extra = data.pop(f"extra_{field}", [])
+                if extra:
+                    data[field] = (*data.get(field, default), *extra)
             return cls.model_validate(data)
         except (ValidationError, TypeError) as exc:
             raise UsageError(
                 f"invalid gate policy {path}: {exc}",
-                "allowed keys: allowed_imports, extra_allowed_imports, max_bytes, max_lines, max_nodes, max_depth",
+                "allowed keys: allowed_imports, extra_allowed_imports, allowed_submodules, "
+                "extra_allowed_submodules, max_bytes, max_lines, max_nodes, max_depth",
             ) from exc
 
 

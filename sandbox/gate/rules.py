@@ -260,8 +260,44 @@ DANGEROUS_ATTRIBUTES: frozenset[str] = frozenset(
         "runcode",
         "run_path",
         "run_module",
+        # ndarray.dump(path) pickles the array into a file.
+        "dump",
+        # singledispatch's register() evaluates string annotations (code the gate never parsed).
+        "singledispatch",
+        "singledispatchmethod",
+        # Profiler traces are written to files.
+        "export_chrome_trace",
+        "export_stacks",
+        "export_memory_timeline",
+        "tensorboard_trace_handler",
+        # Builds a class from a namespace callback: any dunder method, past the gate's class checks.
+        "new_class",
     }
 )
+
+# Members of allowed modules that import a module by name, read or write files, or compile code, though the
+# module itself is allowed (checked on `module.member` chains and `from module import member`).
+DANGEROUS_MEMBERS: dict[str, frozenset[str]] = {
+    # info(toplevel=NAME) imports the module NAME.
+    "numpy": frozenset({"info"}),
+    "torch": frozenset(
+        {
+            "set_default_tensor_type",  # imports a dotted name given as a string
+            "get_device_module",  # returns a module (torch.cuda, ...) as a value
+            "CompilationUnit",  # compiles TorchScript source text
+            "FileCheck",
+            "PyTorchFileReader",  # reads and writes archive files
+            "PyTorchFileWriter",
+            "import_ir_module",
+            "import_ir_module_from_buffer",
+            "get_file_path",
+            "ScriptModuleSerializer",
+            "SerializationStorageContext",
+            "DeserializationStorageContext",
+            "prepare_multiprocessing_environment",
+        }
+    ),
+}
 
 # `str.format` / `format_map` / `string.Formatter` resolve `{0.__class__}`-style fields by
 # attribute and item lookup at run time, out of the gate's sight.

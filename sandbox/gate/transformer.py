@@ -16,7 +16,10 @@ import string
 
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
+from bilevel_evolve.sandbox.gate.annotations import string_annotations
+from bilevel_evolve.sandbox.gate.census import METACLASSES
 from bilevel_evolve.sandbox.gate.models import GatePolicy, Violation
+from bilevel_evolve.sandbox.gate.reach import ModuleReach, Reach, attribute_chain
 from bilevel_evolve.sandbox.gate.rules import (
     ALLOWED_DUNDER_ATTRIBUTES,
     ALLOWED_DUNDER_METHODS,
@@ -41,14 +44,16 @@ _UNSUPPORTED = {
 }
 
 
-def import_aliases(tree: ast.AST) -> set[str]:
-    """Names bound to whole modules by `import x` / `import x.y` / `import x as y`, anywhere."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                names.add(alias.asname or alias.name.split(".")[0])
-    return names
+_TYPE_MESSAGE = (
+    "`type` may only be called with one argument and compared, as in `type(x) is float`: three-argument "
+    "type() builds a class with any dunder method, and type(type) is type itself; use isinstance(), or a "
+    "class statement"
+)
+_TYPE_METHOD_MESSAGE = (
+    "`.type(...)` with an argument looks a type up by its dotted name, importing its module, and calls it "
+    "(torch's Tensor.type); convert with .to(dtype), .double() or .float() instead (reading `.type` in a "
+    "comparison and calling `.type()` without arguments are allowed)"
+)
 
 
 def _format_fields_are_plain(text: str) -> bool:
@@ -66,12 +71,15 @@ def _format_fields_are_plain(text: str) -> bool:
 
 
 class MechanismPolicy(RestrictingNodeTransformer):
-    def __init__(self, policy: GatePolicy, module_aliases: set[str]) -> None:
+    def __init__(self, policy: GatePolicy, reach: ModuleReach, module_aliases: dict[str, str]) -> None:
         super().__init__()
         self.policy = policy
+        self.reach = reach
         self.module_aliases = module_aliases
         self.violations: list[Violation] = []
         self._attribute_bases: set[int] = set()
+        # `type` and `.type` nodes in the forms that are allowed: type(x) compared, x.type() and x.type compared.
+        self._plain_type_uses: set[int] = set()
         self._scopes: list[str] = ["module"]
 
     # -- reporting ---------------------------------------------------------------------------
@@ -140,6 +148,10 @@ class MechanismPolicy(RestrictingNodeTransformer):
             )
         elif name in SELF_NAMES and not isinstance(node.ctx, ast.Load):
             self.report(node, "self-rebind", f"{name!r} may not be reassigned or deleted; use another name")
+        elif name == "type" and isinstance(node.ctx, ast.Load) and id(node) not in self._plain_type_uses:
+            self.report(node, "type", _TYPE_MESSAGE)
+        elif name in METACLASSES:
+            self._report_metaclass(node, name)
         elif name in self.module_aliases and isinstance(node.ctx, ast.Load) and id(node) not in self._attribute_bases:
             self.report(
                 node,
@@ -151,10 +163,54 @@ class MechanismPolicy(RestrictingNodeTransformer):
 
     # -- attributes --------------------------------------------------------------------------
 
+    def _report_metaclass(self, node: ast.AST, name: str) -> None:
+        self.report(
+            node,
+            "metaclass",
+            f"{name!r} is a metaclass: calling it builds a class with any dunder method, past the gate's "
+            "class checks; define classes with a class statement",
+        )
+
+    def _report_unreachable(self, node: ast.AST, reach: Reach) -> None:
+        assert reach.denied is not None
+        if reach.kind == "member":
+            self.report(
+                node,
+                "attribute",
+                f"{reach.denied!r} imports a module by name, touches files or compiles code; a mechanism "
+                "may only compute with its inputs — remove it",
+            )
+            return
+        self.report(
+            node,
+            "submodule",
+            f"{reach.denied!r} is not one of the submodules a mechanism may use (allowed: "
+            f"{self.reach.allowed_under(reach.denied)}); do the work with those",
+        )
+
+    def _check_module_chain(self, node: ast.Attribute) -> None:
+        chain = attribute_chain(node)
+        if chain is None or chain[0] not in self.module_aliases:
+            return
+        reach = self.reach.walk(self.module_aliases[chain[0]], chain[1])
+        if reach.denied is not None:
+            self._report_unreachable(node, reach)
+        elif reach.module is not None and id(node) not in self._attribute_bases:
+            self.report(
+                node,
+                "module-value",
+                f"module {reach.module!r} is used as a value; use its members directly "
+                f"({'.'.join([chain[0], *chain[1]])}.something(...)) instead of storing or passing the module",
+            )
+
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         attr = node.attr
-        if isinstance(node.value, ast.Name):
-            self._attribute_bases.add(id(node.value))
+        self._attribute_bases.add(id(node.value))
+        self._check_module_chain(node)
+        if attr == "type" and id(node) not in self._plain_type_uses:
+            self.report(node, "attribute", _TYPE_METHOD_MESSAGE)
+        elif attr in METACLASSES:
+            self._report_metaclass(node, attr)
         if is_dunder(attr):
             if attr not in ALLOWED_DUNDER_ATTRIBUTES:
                 self.report(
@@ -228,6 +284,40 @@ class MechanismPolicy(RestrictingNodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         # RestrictedPython only flags calls to exec/eval; visit_Name flags every reference.
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "type" and not (node.args or node.keywords):
+            self._plain_type_uses.add(id(node.func))
+        return self.node_contents_visit(node)
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        for operand in [node.left, *node.comparators]:
+            if (
+                isinstance(operand, ast.Call)
+                and isinstance(operand.func, ast.Name)
+                and operand.func.id == "type"
+                and len(operand.args) == 1
+                and not isinstance(operand.args[0], ast.Starred)
+                and not operand.keywords
+            ):
+                self._plain_type_uses.add(id(operand.func))
+            elif isinstance(operand, ast.Attribute) and operand.attr == "type":
+                self._plain_type_uses.add(id(operand))
+        return self.node_contents_visit(node)
+
+    def _check_annotation(self, annotation: ast.expr | None) -> None:
+        for constant, expression in string_annotations(annotation):
+            if expression is None:
+                self.report(
+                    constant,
+                    "annotation",
+                    "a string annotation may only be a type name or type expression (\"Probe\", \"list[float]\"): "
+                    "functools.singledispatch and typing evaluate it as code; write the annotation unquoted "
+                    "(with `from __future__ import annotations` if it names a later class)",
+                )
+            else:
+                self.visit(expression)
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        self._check_annotation(node.annotation)
         return self.node_contents_visit(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
@@ -235,6 +325,7 @@ class MechanismPolicy(RestrictingNodeTransformer):
         return self.node_contents_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        self._check_annotation(node.annotation)
         return self.node_contents_visit(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
@@ -263,6 +354,7 @@ class MechanismPolicy(RestrictingNodeTransformer):
                 f"{allowed}); use an ordinary method name",
             )
         self._check_parameters(node, method=in_class)
+        self._check_annotation(node.returns)
         self._scopes.append("function")
         try:
             return self.node_contents_visit(node)
@@ -321,6 +413,15 @@ class MechanismPolicy(RestrictingNodeTransformer):
                 "the allowed modules, or ask the user to add it to the gate policy",
             )
             return False
+        reach = self.reach.importable(module)
+        if reach.denied is not None:
+            self.report(
+                node,
+                "import",
+                f"import of {module!r} is not allowed ({reach.denied!r} is not one of the submodules a "
+                f"mechanism may use: {self.reach.allowed_under(reach.denied)}); do the work with those",
+            )
+            return False
         return True
 
     def visit_Import(self, node: ast.Import) -> ast.AST:
@@ -363,6 +464,12 @@ class MechanismPolicy(RestrictingNodeTransformer):
                     f"importing {name!r} from {module!r} is not allowed (private, or it "
                     "reaches files, code or the host); compute with its public math instead",
                 )
+            else:
+                reach = self.reach.walk(module, [name])
+                if reach.denied is not None:
+                    self._report_unreachable(node, reach)
+                elif name in METACLASSES:
+                    self._report_metaclass(node, name)
             if alias.asname:
                 self.check_name(node, alias.asname)
         return node
