@@ -29,6 +29,7 @@ from bilevel_evolve.sandbox.box_report import BoxReport
 from bilevel_evolve.sandbox.container_spec import MECHANISM_DIR_IN_CONTAINER, BoxLimits, hardened_settings
 from bilevel_evolve.sandbox.image import HARNESS_MODULE, connect, guest_command, image_name, require_image
 from bilevel_evolve.sandbox.lifecycle import REGISTRY, sweep_once
+from bilevel_evolve.sandbox.runtime import require_runtime
 from bilevel_evolve.sandbox.verdict import find_verdict
 
 MAX_LOG_BYTES = 2 * 1024 * 1024
@@ -53,13 +54,13 @@ def run_smoke_test(
     client: docker.DockerClient | None = None,
 ) -> BoxReport:
     """Run the smoke test of `source`. Raises EvolveError only when the box itself cannot run (no
-    engine, no image, GPU asked for without NVIDIA runtime)."""
+    engine, no image, GPU asked for without NVIDIA runtime, `limits.runtime` not registered)."""
     limits = limits or BoxLimits()
     sha = source.sha256
     client = client or connect()
     image = image or image_name()
     require_image(client, image)
-    use_gpu, device = gpu.resolve(client, gpu_wanted)
+    use_gpu, device = gpu.resolve(client, require_runtime(client, limits.runtime, gpu_wanted))
     sweep_once(client)
     job = {
         "nonce": secrets.token_hex(32), "seed": 0, "space": space or DEFAULT_SPACE, "direction": direction,

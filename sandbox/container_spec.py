@@ -48,6 +48,7 @@ class BoxLimits(BaseModel):
     import_s: float = Field(default=30.0, gt=0, le=600)
     iterations: int = Field(default=12, ge=1, le=1000)
     output_keep: int = Field(default=2048, ge=0, le=8192)
+    runtime: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # None: runc
 
 
 def container_name(kind: str, tag: str = "") -> str:
@@ -105,6 +106,7 @@ def hardened_settings(
         "ulimits": [Ulimit(name="core", soft=0, hard=0), Ulimit(name="nofile", soft=1024, hard=1024)],
         "log_config": LogConfig(type=LogConfig.types.JSON, config={"max-size": limits.log_max, "max-file": "1"}),
         "device_requests": gpu.device_requests(use_gpu),
+        "runtime": limits.runtime,
         "stdin_open": stdin,
         "detach": True,
     }

@@ -115,9 +115,13 @@ def check_mechanism(
     limits: BoxLimits | None = None,
     client: docker.DockerClient | None = None,
     policy: GatePolicy | None = None,
+    runtime: str | None = None,
 ) -> CheckReport:
     """Gate, then box (the box only when the gate passes). Raises EvolveError only when the check
-    itself cannot run (unreadable file, no Docker engine, no image, GPU asked for without one)."""
+    itself cannot run (unreadable file, no Docker engine, no image, GPU asked for without one, `runtime`
+    not registered). `runtime` is the Docker runtime of the box (None: the engine's default, or the limits')."""
+    if runtime is not None:
+        limits = BoxLimits.model_validate({**(limits or BoxLimits()).model_dump(), "runtime": runtime})
     if isinstance(mechanism, MechanismSource):
         given: MechanismSource | None = mechanism
         data, filename = mechanism.data, "mechanism.py"

@@ -98,6 +98,8 @@ def _add_check_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report-dir", type=Path, help="where to save gate.json, box.json, report.txt")
     p.add_argument("--domain", help="smoke-test over this domain's search space (default: a generic space)")
     p.add_argument("--trace", type=Path, help="smoke-test over a recorded RUN_DIR/trace.jsonl instead")
+    p.add_argument("--sandbox-runtime", metavar="NAME",
+                   help="the box's Docker runtime: runsc for gVisor, where registered (default: the engine's)")
     p.set_defaults(handler=_cmd_check)
 
 
@@ -108,7 +110,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.mechanism} is not a file", "pass the path of a mechanism .py file")
     report_dir = args.report_dir or Path("runs") / "checks" / args.mechanism.stem
     report = check_mechanism(args.mechanism, gpu=True if args.gpu else None, report_dir=report_dir,
-                             space=domain_space(args.domain), trace=args.trace)
+                             space=domain_space(args.domain), trace=args.trace, runtime=args.sandbox_runtime)
     print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
     if not args.json:
         print(f"reports saved in {report_dir}", file=sys.stderr)

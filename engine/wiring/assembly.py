@@ -79,8 +79,11 @@ def prepare(config: RunConfig, run_dir: Path, *, user_mechanisms: int = 0) -> Pa
         parts.closers.append(parts.archive.close)
         if config.mechanism_runtime == "container":
             from bilevel_evolve.sandbox.image import connect, image_name, require_image
+            from bilevel_evolve.sandbox.runtime import require_runtime
 
-            require_image(connect(), image_name())  # no engine or no image: say so before starting
+            engine = connect()
+            require_image(engine, image_name())  # no engine or no image: say so before starting
+            require_runtime(engine, config.sandbox_runtime)  # nor a --sandbox-runtime it lacks
     return parts
 
 
@@ -91,7 +94,7 @@ def vet_user_mechanisms(config: RunConfig, parts: Parts, files: list[Path]) -> R
     assert parts.archive is not None
     ids = []
     for path in files:
-        mech_id, vetting = vet_and_archive(path, parts.archive, run_id=config.run_id,
+        mech_id, vetting = vet_and_archive(path, parts.archive, run_id=config.run_id, runtime=config.sandbox_runtime,
                                            space=parts.domain.space.to_dict(), direction=parts.domain.direction)
         if not vetting.accepted:
             raise EvolveError(f"mechanism {path} was rejected ({vetting.status}):\n{vetting.text}",
@@ -130,7 +133,8 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
         assert parts.archive is not None
         scientist = (parts.text.scientist(parts.archive) if parts.text is not None
                      else _scientist(parts.client, parts.briefing, parts.archive))
-        outer.append(ResearchController(scientist, parts.archive, SandboxVetter(), every=config.level2_every,
+        outer.append(ResearchController(scientist, parts.archive, SandboxVetter(runtime=config.sandbox_runtime),
+                                        every=config.level2_every,
                                         repair_rounds=config.repair_rounds))
     fail_fast = FailFast(config.fail_fast, run_dir=run_dir,
                          python=config.domain_options.get("python") or sys.executable)
@@ -142,9 +146,11 @@ def _host(config: RunConfig, run_dir: Path) -> MechanismHost:
     if config.mechanism_runtime == "host":
         print(HOST_RUNTIME_WARNING, file=sys.stderr)
         return LocalProcessHost(run_dir / "mechanism_host")
-    from bilevel_evolve.sandbox.hosts.container import ContainerHost
+    from bilevel_evolve.sandbox.hosts.container import HOST_LIMITS, ContainerHost
 
-    return ContainerHost(run_id=config.run_id)
+    limits = HOST_LIMITS.model_copy(update={"runtime": config.sandbox_runtime})
+
+    return ContainerHost(run_id=config.run_id, limits=limits)
 
 
 def _scientist(client: LLMClient | None, briefing: Briefing | None, archive: Archive | None) -> Scientist:

@@ -53,6 +53,9 @@ class RunConfig(BaseModel):
     brief_mode: Literal["extend", "replace", "off"] = "extend"
     prompt_tokens: int = Field(default=12_000, ge=2_000, le=1_000_000)  # the most one prompt may hold (estimated)
     fail_fast: int = Field(default=5, ge=0)  # stop when the baseline or the first K search trials fail; 0: never
+    # The Docker runtime of the sandbox containers, smoke tests and live mechanisms alike (sandbox/runtime.py):
+    # None for the engine's default (runc); runsc for gVisor, where the engine has it registered.
+    sandbox_runtime: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
     @field_validator("brief_mode")
     @classmethod

@@ -308,5 +308,8 @@ RUN_OPTIONS = RunOptionSchema([
     RunOption("--fail-fast", "config.fail_fast", metavar="K", ablate="each_run",
               help="stop the run when the baseline trial fails or the first K search trials all fail; "
               "resumable after the fix; 0: never (%(default)s)"),
+    RunOption("--sandbox-runtime", "config.sandbox_runtime", metavar="NAME", section=_OUTER, ablate="each_run",
+              help="the Docker runtime of the sandbox containers (smoke tests and live mechanisms): runsc for "
+              "gVisor's user-space kernel, where the engine has it registered (default: the engine's, runc)"),
     RunOption("--no-progress", switch=True, ablate="ablation"),
 ])

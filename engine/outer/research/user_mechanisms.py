@@ -28,11 +28,11 @@ def read_mechanism_file(path: Path) -> MechanismSource:
 
 
 def vet_and_archive(path: Path, archive: Archive, *, run_id: str, space: dict[str, Any] | None = None,
-                    direction: str = "minimize") -> tuple[str, Vetting]:
+                    direction: str = "minimize", runtime: str | None = None) -> tuple[str, Vetting]:
     """Vet a user's mechanism file and archive it (whatever the verdict). Returns (id, vetting)."""
     source = read_mechanism_file(path)
     candidate = Candidate(name=path.stem, source=source, origin="user", session={"file": str(path)})
-    vetting = SandboxVetter().vet(candidate, space or {}, direction)
+    vetting = SandboxVetter(runtime=runtime).vet(candidate, space or {}, direction)
     record = archive.add(source, name=path.stem, class_name=vetting.class_name or path.stem,
                          origin="user", run_id=run_id, session=candidate.session, gate_report=vetting.gate,
                          box_report=vetting.box, status=vetting.status, reason=vetting.reason,

@@ -41,15 +41,17 @@ class SandboxVetter:
     """The real thing: RestrictedPython gate with the default policy (plus what the candidate
     declares it needs), then a smoke test in a fresh hardened container."""
 
-    def __init__(self, *, gpu: bool | None = None) -> None:
+    def __init__(self, *, gpu: bool | None = None, runtime: str | None = None) -> None:
         self.gpu = gpu
+        self.runtime = runtime  # the box's Docker runtime (None: the engine's default)
 
     def vet(self, candidate: Candidate, space: dict[str, Any], direction: str) -> Vetting:
         from bilevel_evolve.sandbox.gate import GatePolicy
         from bilevel_evolve.sandbox.vet import check_mechanism
 
         policy = GatePolicy.default().allowing(*candidate.extra_imports) if candidate.extra_imports else None
-        report = check_mechanism(candidate.source, gpu=self.gpu, space=space or None, policy=policy)
+        report = check_mechanism(candidate.source, gpu=self.gpu, space=space or None, policy=policy,
+                                 runtime=self.runtime)
         reason = "; ".join(report.reasons)[:2000] if not report.accepted else ""
         return Vetting(status=report.status, source=candidate.source, gate=report.gate, box=report.box,
                        text=report.to_text(), reason=reason)
