@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,11 +19,13 @@ from bilevel_evolve.engine.cli.replay import add_replay_parser
 from bilevel_evolve.engine.ui.cli import add_ui_parser
 from bilevel_evolve.engine.wiring.run_options import RUN_OPTIONS
 from bilevel_evolve.ground.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EvolveError, UsageError
+from bilevel_evolve.ground.untrusted import for_terminal
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.run.loop import LoopOutcome
 
 DEFAULT_RUNS_ROOT = Path("runs")
+ERROR_CHARS = 20_000  # an error as printed (a rejection quotes the whole vetting report)
 
 
 def _add_run_parser(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +58,15 @@ def _add_resume_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     from bilevel_evolve.engine.run.runner import resume_run
+    from bilevel_evolve.engine.run.store import RunStore
 
+    checkpoint = RunStore.open(args.run_dir).load_checkpoint()
+    if checkpoint is not None and checkpoint.status != "running":
+        # A scheduler that restarts a finished job (`until evolve resume ...`) must not loop on an error.
+        print(f"run {args.run_dir} already ended ({checkpoint.status}, {checkpoint.steps_done} steps): nothing to do; "
+              f"its results: `evolve report {args.run_dir}`",
+              file=sys.stderr)
+        return EXIT_OK
     outcome = resume_run(args.run_dir, progress=not args.no_progress)
     return _finish(outcome, args.run_dir)
 
@@ -95,7 +106,10 @@ def _add_check_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("mechanism", type=Path)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--gpu", action="store_true", help="smoke-test with the GPU passed through")
-    p.add_argument("--report-dir", type=Path, help="where to save gate.json, box.json, report.txt")
+    p.add_argument("--out", "--report-dir", dest="report_dir", type=Path,
+                   help="where to save gate.json, box.json, report.txt (default: ARCHIVE/checks/NAME with "
+                   "--archive, else a new temporary directory, named in the output)")
+    p.add_argument("--archive", type=Path, help="save the reports under this archive's checks/ folder")
     p.add_argument("--domain", help="smoke-test over this domain's search space (default: a generic space)")
     p.add_argument("--trace", type=Path, help="smoke-test over a recorded RUN_DIR/trace.jsonl instead")
     p.add_argument("--sandbox-runtime", metavar="NAME",
@@ -108,13 +122,23 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     if not args.mechanism.is_file():
         raise UsageError(f"{args.mechanism} is not a file", "pass the path of a mechanism .py file")
-    report_dir = args.report_dir or Path("runs") / "checks" / args.mechanism.stem
+    report_dir = _check_report_dir(args)
     report = check_mechanism(args.mechanism, gpu=True if args.gpu else None, report_dir=report_dir,
                              space=domain_space(args.domain), trace=args.trace, runtime=args.sandbox_runtime)
     print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
     if not args.json:
         print(f"reports saved in {report_dir}", file=sys.stderr)
     return EXIT_OK if report.accepted else EXIT_FAILED
+
+
+def _check_report_dir(args: argparse.Namespace) -> Path:
+    """Where the user said, into the archive when given, or a fresh temporary directory — never
+    silently into the current directory."""
+    if args.report_dir is not None:
+        return Path(args.report_dir)
+    if args.archive is not None:
+        return Path(args.archive) / "checks" / args.mechanism.stem
+    return Path(tempfile.mkdtemp(prefix=f"evolve-check-{args.mechanism.stem[:40]}-"))
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -137,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except EvolveError as exc:
-        print(f"error: {exc.render()}", file=sys.stderr)
+        print(f"error: {for_terminal(exc.render(), ERROR_CHARS)}", file=sys.stderr)  # may quote a mechanism
         return exc.exit_code
     except KeyboardInterrupt:
         run_dir = getattr(args, "run_dir", None)

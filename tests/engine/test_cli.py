@@ -53,13 +53,16 @@ def test_a_directory_that_is_not_a_run_is_refused(tmp_path: Path, capsys: pytest
     assert code == 2 and "not a run directory" in err
 
 
-def test_resuming_a_finished_run_says_where_its_results_are(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_resuming_a_finished_run_is_nothing_to_do_and_leaves_the_trace_alone(tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture) -> None:
     run_dir = tmp_path / "r"
     assert main(["run", "--domain", "function:branin", "--iterations", "3", "--run-dir", str(run_dir),
                  "--no-progress"]) == 0
     capsys.readouterr()
+    trace = (run_dir / "trace.jsonl").read_bytes()
     code, err = _run(capsys, "resume", str(run_dir))
-    assert code == 2 and "already ended" in err and "evolve report" in err
+    assert code == 0 and "already ended" in err and "nothing to do" in err and "evolve report" in err
+    assert (run_dir / "trace.jsonl").read_bytes() == trace
 
 
 def test_an_existing_run_directory_is_never_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -89,3 +92,22 @@ def test_a_cost_budget_on_an_unpriced_model_needs_a_valid_price(tmp_path: Path, 
             "--run-dir", str(tmp_path / "r")]
     code, err = _run(capsys, *argv, *(["--price", price] if price else []))
     assert code == 2 and fragment in err and not (tmp_path / "r").exists()
+
+
+def test_check_never_writes_into_the_current_directory_by_default(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`evolve check` reports go where --out says, under --archive, or to a temporary directory it names."""
+    import argparse
+
+    from bilevel_evolve.engine.cli.main import _check_report_dir
+
+    monkeypatch.chdir(tmp_path)
+    mech = Path("m.py")
+    named = _check_report_dir(argparse.Namespace(report_dir=tmp_path / "out", archive=None, mechanism=mech))
+    assert named == tmp_path / "out"
+    archived = _check_report_dir(argparse.Namespace(report_dir=None, archive=tmp_path / "arch", mechanism=mech))
+    assert archived == tmp_path / "arch" / "checks" / "m"
+    temporary = _check_report_dir(argparse.Namespace(report_dir=None, archive=None, mechanism=mech))
+    assert temporary.is_dir() and tmp_path not in temporary.parents and temporary.name.startswith("evolve-check-m-")
+    assert not (tmp_path / "runs").exists()
+    temporary.rmdir()
