@@ -10,12 +10,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from bilevel_evolve.ground.contract.interface import MAX_DRAFT_BYTES as MAX_DRAFT_BYTES
 from bilevel_evolve.ground.errors import UsageError
 
-# The longest article a run takes (UTF-8 bytes, about 5,000 words). Every draft is bounded by it too
-# (MAX_DRAFT_BYTES): a draft travels in prompts, hook calls and the trace's neighbours.
+# The longest article a run takes (UTF-8 bytes, about 5,000 words). A revision may grow it, up to the
+# contract's MAX_DRAFT_BYTES (64 KiB, what a generated stage may return too).
 MAX_ARTICLE_BYTES = 32 * 1024
-MAX_DRAFT_BYTES = 2 * MAX_ARTICLE_BYTES  # a revision may grow the text, not without bound
 MAX_RUBRIC_BYTES = 16 * 1024
 _BINARY_SAMPLE = 8192
 

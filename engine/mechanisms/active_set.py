@@ -7,6 +7,7 @@ previous set. The engine validates every answer itself: what a host returns is u
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -152,6 +153,19 @@ class MechanismSet:
                                     rationale=f"replaced by {mech.name} on review")
         return proposal, rejection
 
+    def stage(self, ctx: SearchContext, mech_id: str, draft: str, step: int) -> str | None:
+        """One generated stage of a text run's pipeline (engine/text/stages.py): the draft it returns, or
+        None when it has no stage hook or failed (then it is rolled back and the draft stays as it was)."""
+        mech = next((m for m in self._with("stage") if m.id == mech_id), None)
+        if mech is None:
+            return None
+        call = _Call(self, ctx, step)
+        value = call(mech, "stage", {"draft": draft})
+        # the trace keeps the texts' size and digest; the drafts themselves are in the run's draft book
+        call.record(mech, "stage", {"draft": _digest(draft)}, value if value is _FAILED else _digest(value),
+                    changed=value is not _FAILED and value != draft)
+        return None if value is _FAILED else str(value)
+
     def observe(self, ctx: SearchContext, trial: TrialRecord, step: int) -> None:
         call = _Call(self, ctx, step)
         for mech in self._with("observe"):
@@ -221,3 +235,7 @@ class _Call:
 
 
 _FAILED = object()
+
+
+def _digest(text: str) -> dict[str, Any]:
+    return {"chars": len(text), "sha256": hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()}

@@ -14,7 +14,7 @@ from bilevel_evolve.domains.text.article import MAX_DRAFT_BYTES, normalize_newli
 from bilevel_evolve.domains.text.domain import PARAM, TextDomain
 from bilevel_evolve.domains.text.drafts import DraftMeta
 from bilevel_evolve.engine.text.lessons import PLANNED, VETOED, learn
-from bilevel_evolve.engine.text.pipeline import GeneratedStages, Work, Writer, run_pipeline
+from bilevel_evolve.engine.text.pipeline import Work, Writer, run_pipeline
 from bilevel_evolve.engine.text.settings import SettingsHolder
 from bilevel_evolve.ground.errors import InvalidAgentOutput
 from bilevel_evolve.ground.fileio import atomic_write_bytes
@@ -22,6 +22,7 @@ from bilevel_evolve.ground.records import Proposal, SearchContext
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.llm.client import LLMClient
+    from bilevel_evolve.engine.text.stages import StageRunner
 
 LESSONS_FILE = "lessons.md"
 
@@ -35,7 +36,7 @@ class TextAgent:
         self.writer = writer
         self.settings = settings
         self.client = client
-        self.generated: GeneratedStages | None = None  # set when the run has a mechanism host (Level 2)
+        self.stages: StageRunner | None = None  # the loop's generated stages, when it has a mechanism host
         self.proposals = 0
 
     def propose(self, ctx: SearchContext) -> Proposal:
@@ -45,7 +46,7 @@ class TextAgent:
         atomic_write_bytes(book.root.parent / LESSONS_FILE, (lessons.summary() + "\n").encode("utf-8"), fsync=False)
         work = Work(draft=book.text(parent), parent=parent, iteration=ctx.iteration, rubric=self.domain.rubric,
                     lessons=lessons, settings=self.settings.current)
-        run_pipeline(self.writer, work, self.generated)
+        run_pipeline(self.writer, work, self.stages.for_step(ctx) if self.stages is not None else None)
         draft = normalize_newlines(work.draft) if work.draft.strip() else ""
         size = len(draft.encode("utf-8"))
         if not draft or size > MAX_DRAFT_BYTES:  # the writer's own checks should have caught it: say so plainly

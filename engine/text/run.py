@@ -4,7 +4,8 @@
     .agent        the proposer (the revision pipeline)
     .bind(dir)    the draft book in the run directory, and the model judge with --agent llm
     .level15()    the Level 1.5 controller over the pipeline's knobs
-    .scientist()  the Level 2 scientist
+    .scientist()  the Level 2 scientist (offline: it writes pipeline stages)
+    .attach(loop) generated stages run in the loop's mechanism host
 
 A text run decides with one worker on this machine: its pipeline and its judge share one model
 client, whose exchanges the cassette numbers in the order they happen, and a replay must meet them in
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from bilevel_evolve.engine.llm.client import LLMClient
     from bilevel_evolve.engine.outer.base import OuterController
     from bilevel_evolve.engine.outer.research.candidates import Scientist
+    from bilevel_evolve.engine.run.loop import InnerLoop
     from bilevel_evolve.mechanism_archive.archive import Archive
 
 
@@ -78,12 +80,19 @@ class TextRun:
 
     def scientist(self, archive: Archive) -> Scientist:
         if self.client is None:
-            from bilevel_evolve.engine.outer.research.offline_scientist import OfflineScientist
+            from bilevel_evolve.engine.outer.research.stage_scientist import OfflineStageScientist
 
-            return OfflineScientist()
+            return OfflineStageScientist()
         from bilevel_evolve.engine.outer.research.llm_scientist import LLMScientist
 
         return LLMScientist(self.client, self.briefing, archive)
+
+    def attach(self, loop: InnerLoop) -> None:
+        """Generated stages run in the loop's mechanism host (a run without one has none)."""
+        if loop.mechanisms is not None:
+            from bilevel_evolve.engine.text.stages import StageRunner
+
+            self.agent.stages = StageRunner(loop)
 
 
 def _check(domain: TextDomain, config: RunConfig, client: LLMClient | None) -> None:

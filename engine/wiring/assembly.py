@@ -138,8 +138,11 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
                                         repair_rounds=config.repair_rounds))
     fail_fast = FailFast(config.fail_fast, run_dir=run_dir,
                          python=config.domain_options.get("python") or sys.executable)
-    return InnerLoop(store, config, parts.domain, parts.agent, mechanism_host=host, outer=outer,
+    loop = InnerLoop(store, config, parts.domain, parts.agent, mechanism_host=host, outer=outer,
                      mechanism_source=source, fail_fast=fail_fast)
+    if parts.text is not None:
+        parts.text.attach(loop)
+    return loop
 
 
 def _host(config: RunConfig, run_dir: Path) -> MechanismHost:

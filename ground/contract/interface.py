@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-HookName = Literal["guide", "propose", "review", "observe", "accept", "state_dict", "load_state_dict"]
+HookName = Literal["guide", "stage", "propose", "review", "observe", "accept", "state_dict", "load_state_dict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,8 @@ class HookSpec:
 # In the order the engine calls them every iteration; then the two checkpoint hooks.
 HOOK_SPECS: tuple[HookSpec, ...] = (
     HookSpec("guide", ("ctx",), 'None or {"focus": [names], "avoid": [names], "note": "..."}'),
+    # Text runs only: a pipeline stage, called while the proposer revises (domains/text, engine/text/stages.py).
+    HookSpec("stage", ("draft", "ctx"), "the revised draft, a str"),
     HookSpec("propose", ("ctx",), "None or a full parameter dict replacing the proposer's"),
     HookSpec("review", ("proposal", "ctx"), 'None, {"reject": "why"} or {"replace": {full params}}'),
     HookSpec("observe", ("trial", "ctx"), "returns None"),
@@ -43,6 +45,11 @@ HOOK_SIGNATURES: dict[str, tuple[str, ...]] = {spec.name: ("self", *spec.params)
 MAX_SOURCE_BYTES = 64 * 1024  # a mechanism is one module of at most this many bytes of UTF-8
 MAX_NOTE_CHARS = 2000  # the longest note a guide hook may return
 MAX_STATE_BYTES = 1024 * 1024  # the largest state_dict, as JSON
+MAX_DRAFT_BYTES = 64 * 1024  # the longest draft a stage hook may return (UTF-8), as any draft of a text run
+# Where a generated stage runs in a text run's pipeline: a class attribute `position`, "before:" or "after:"
+# one of these stages (read from the source, never by importing it); without one, after the revision.
+PIPELINE_STAGES: tuple[str, ...] = ("analysis", "hypotheses", "planning", "assessment", "revision")
+DEFAULT_STAGE_POSITION = "after:revision"
 
 # What a mechanism may import unless a gate policy says otherwise.
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bilevel_evolve.ground.contract.ctx import names_problems, params_problems
-from bilevel_evolve.ground.contract.interface import MAX_NOTE_CHARS
+from bilevel_evolve.ground.contract.interface import MAX_DRAFT_BYTES, MAX_NOTE_CHARS
 
 GUIDE_KEYS = ("focus", "avoid", "note")
 
@@ -80,8 +80,17 @@ def check_accept(value: Any, space: Mapping[str, Any]) -> list[str]:
     return [] if value is None or isinstance(value, bool) else _wrong("accept", value, "bool or None")
 
 
+def check_stage(value: Any, space: Mapping[str, Any]) -> list[str]:
+    if not isinstance(value, str):
+        return _wrong("stage", value, "the revised draft as a str")
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_DRAFT_BYTES:
+        return [f"hook stage returned a draft of {size:,} bytes (at most {MAX_DRAFT_BYTES:,})"]
+    return [] if value.strip() else ["hook stage returned an empty draft"]
+
+
 CHECKS = {
-    "guide": check_guide, "propose": check_propose, "review": check_review,
+    "guide": check_guide, "stage": check_stage, "propose": check_propose, "review": check_review,
     "observe": check_observe, "accept": check_accept,
 }
 

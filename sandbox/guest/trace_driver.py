@@ -21,6 +21,14 @@ from bilevel_evolve.ground.contract.unit_space import from_unit, to_unit
 from bilevel_evolve.sandbox.guest.worker_link import Worker
 
 FAILED_ITERATION = 4
+# What a stage hook (text runs) is given in a smoke test: a short markdown draft, different each iteration.
+SMOKE_DRAFT = (
+    "# A smoke-test draft\n\n"
+    "In order to utilize the cache, it is important to note that the application first checks it, and if the "
+    "data is there, which is called a cache hit, it returns at once.\n\n"
+    "## How it works\n\n"
+    "A cache has a limited capacity; when it is full, an entry is evicted to make room for a new one.\n"
+)
 
 
 class HookProblem(Exception):
@@ -140,6 +148,8 @@ class Driver:
 
         if "guide" in self.hooks:
             record("guide", self._call("guide", ctx, i))
+        if "stage" in self.hooks:
+            record("stage", self._call("stage", ctx, i, draft=f"{SMOKE_DRAFT}\nIteration {i}.\n"))
         if self.recorded is not None:
             proposal = dict(self.recorded[i]["params"])
         else:

@@ -113,6 +113,8 @@ class Session:
         args: list[Any] = []
         if hook == "review":
             args = [dict(req["proposal"])]
+        elif hook == "stage":
+            args = [str(req["draft"])]
         elif hook == "observe":
             args = [Trial.from_json(req["trial"])]
         elif hook == "accept":

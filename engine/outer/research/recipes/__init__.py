@@ -94,6 +94,24 @@ PRIORITY: dict[str, tuple[str, ...]] = {
     "no-model": ("surrogate", "gp_sklearn"),
 }
 
+# Stages of a text run's revision pipeline (hook `stage`): a catalog of their own, which only the text
+# domain's offline scientist reads (engine/outer/research/stage_scientist.py), in this order.
+STAGE_CATALOG: tuple[Recipe, ...] = (
+    Recipe(
+        name="stage_readability", file="stage_readability.py", targets=("plateau",), hooks=("stage",),
+        extra_imports=("textstat",), expected_status="rejected-smoke",
+        description="Readability stage built on textstat: after each revision, splits the longest sentence of "
+        "the hardest paragraph. The sandbox image lacks textstat, so the smoke test fails and the engine rolls "
+        "it back (the text run's reverted case).",
+    ),
+    Recipe(
+        name="stage_plain", file="stage_plain.py", targets=("plateau",), hooks=("stage",),
+        parents=("stage_readability",),
+        description="Plain-words stage (standard library): after each revision, replaces every wordy phrase of "
+        "a fixed table with its plain form and splits sentences over 30 words at a semicolon.",
+    ),
+)
+
 _BY_NAME = {recipe.name: recipe for recipe in CATALOG}
 
 
