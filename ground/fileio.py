@@ -44,11 +44,18 @@ def iter_complete_lines(path: Path) -> Iterator[bytes]:
 
 
 def truncate_lines(path: Path, keep: int) -> int:
-    """Keep the first `keep` complete lines of path (atomically); return how many were dropped."""
-    lines = list(iter_complete_lines(path))
-    raw_size = path.stat().st_size if path.exists() else 0
-    kept = b"".join(lines[:keep])
-    if len(kept) == raw_size:
+    """Keep the first `keep` complete lines of path; return how many were dropped. The file is read as a
+    stream and cut in one truncate call, which leaves the kept lines untouched whenever it is interrupted."""
+    if not path.exists():
         return 0
-    atomic_write_bytes(path, kept)
-    return max(0, len(lines) - keep)
+    kept_bytes, lines = 0, 0
+    for line in iter_complete_lines(path):
+        if lines < keep:
+            kept_bytes += len(line)
+        lines += 1
+    if kept_bytes == path.stat().st_size:
+        return 0
+    os.truncate(path, kept_bytes)
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
+    return max(0, lines - keep)

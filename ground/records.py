@@ -8,10 +8,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from bilevel_evolve.ground.space import Scalar, SearchSpace
-from bilevel_evolve.ground.untrusted import clean_text
+from bilevel_evolve.ground.untrusted import clean_text, fit_text
 
 TrialStatus = Literal["ok", "failed", "crashed", "timeout", "invalid", "rejected"]
 REASON_CHARS = 200  # a failure reason is one line of at most this many characters
+TEXT_CHARS = 8_000  # any other text of a record (a message, a rationale, a note, a name)
 Direction = Literal["minimize", "maximize"]
 Strategy = Literal["explore", "exploit", "focused"]
 
@@ -23,6 +24,17 @@ def gain(new: float, old: float, direction: Direction) -> float:
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _safe_text(cls, value: Any) -> Any:
+        """Messages, rationales, sources, notes and guidance are often mechanisms' or models' words:
+        every text field (and tuple of texts) is made safe to keep and show here (ground.untrusted)."""
+        if isinstance(value, str):
+            return fit_text(value, TEXT_CHARS)
+        if isinstance(value, tuple | list) and all(isinstance(item, str) for item in value):
+            return tuple(fit_text(item, TEXT_CHARS) for item in value)
+        return value
 
 
 class TrialResult(_Frozen):

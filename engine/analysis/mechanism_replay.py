@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from bilevel_evolve.engine.analysis.trace_contexts import StepView, step_views, trace_info
+from bilevel_evolve.engine.run.events import HookCalled
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.ground.contract.returns import check_return
 from bilevel_evolve.ground.contract.source import MechanismSource
@@ -109,7 +110,10 @@ def _replay_call(host: MechanismHost, mech_id: str, view: StepView, hook: str, a
         error = "; ".join(problems) if problems else None
     except HookFailure as failure:
         value, error = None, f"{failure.kind}: {failure.reason}"
-    same = (_canon(value) == _canon(expected)) if compare and error is None else (False if compare else None)
+    # the trace holds the answer as its event fitted it (ground.untrusted): compare it fitted the same way
+    fitted = HookCalled(step=view.step, iteration=view.iteration, mechanism=mech_id, hook=hook, args=args,
+                        result=value).result
+    same = (_canon(fitted) == _canon(expected)) if compare and error is None else (False if compare else None)
     return ReplayCall(step=view.step, iteration=view.iteration, hook=hook, recorded=expected if compare else None,
                       replayed=value, error=error, identical=same)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -51,20 +51,41 @@ class TraceSummary:
         return Counter(t.status for t in self.trials)
 
 
-def summarize(events: list[Event], direction: Direction) -> TraceSummary:
-    trials = [e for e in events if isinstance(e, TrialFinished)]
-    accepted = frozenset(e.step for e in events if isinstance(e, DecisionMade) and e.accepted)
-    finished = next((e for e in reversed(events) if isinstance(e, RunFinished)), None)
-    started = next((e for e in events if isinstance(e, RunStarted)), None)
-    best_so_far: list[float | None] = []
-    best: float | None = None
-    for t in trials:
-        if t.status == "ok" and t.value is not None and (
-            best is None or gain(t.value, best, direction) > 0
-        ):
-            best = t.value
-        best_so_far.append(best)
-    return TraceSummary(direction, trials, accepted, finished, started, best_so_far)
+class TraceTally:
+    """What a summary needs of a trace, gathered one event at a time (a trace is read as a stream)."""
+
+    def __init__(self) -> None:
+        self.trials: list[TrialFinished] = []
+        self.accepted: set[int] = set()
+        self.finished: RunFinished | None = None  # the last one
+        self.started: RunStarted | None = None  # the first one
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, TrialFinished):
+            self.trials.append(event)
+        elif isinstance(event, DecisionMade) and event.accepted:
+            self.accepted.add(event.step)
+        elif isinstance(event, RunFinished):
+            self.finished = event
+        elif isinstance(event, RunStarted) and self.started is None:
+            self.started = event
+
+    def summary(self, direction: Direction) -> TraceSummary:
+        best_so_far: list[float | None] = []
+        best: float | None = None
+        for t in self.trials:
+            if t.status == "ok" and t.value is not None and (best is None or gain(t.value, best, direction) > 0):
+                best = t.value
+            best_so_far.append(best)
+        return TraceSummary(direction, self.trials, frozenset(self.accepted), self.finished, self.started,
+                            best_so_far)
+
+
+def summarize(events: Iterable[Event], direction: Direction) -> TraceSummary:
+    tally = TraceTally()
+    for event in events:
+        tally.add(event)
+    return tally.summary(direction)
 
 
 class _Tried(Protocol):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bilevel_evolve.engine.ablation.aggregate import AblationSummary, RunResult
+from bilevel_evolve.ground.untrusted import for_plot
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -102,7 +103,7 @@ def _draw(ax: Axes, b: Band, label: str, color: str, *, minmax: bool) -> None:
         ax.fill_between(b.steps, b.low, b.high, step="post", color=color, alpha=0.12, lw=0, label="min-max")
     ax.fill_between(b.steps, lo, hi, step="post", color=color, alpha=0.25, lw=0,
                     label="mean ± sd" if minmax else None)
-    ax.step(b.steps, b.mean, where="post", color=color, lw=2, label="mean" if minmax else label)
+    ax.step(b.steps, b.mean, where="post", color=color, lw=2, label="mean" if minmax else for_plot(label))
 
 
 def _finish(ax: Axes, title: str, ylabel: str) -> None:
@@ -113,6 +114,6 @@ def _finish(ax: Axes, title: str, ylabel: str) -> None:
         ax.set_yscale("log")  # e.g. Rosenbrock: 532 at the start, near 0 at the end
     ax.set_xlabel("trial (step 0 = the baseline)")
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(for_plot(title, 200), fontsize=10)  # the domain spec is the user's: a `$` is no mathtext
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)

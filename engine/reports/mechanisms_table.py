@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,7 @@ from bilevel_evolve.engine.run.events import (
     MechanismRolledBack,
     ResearchSessionEvent,
 )
+from bilevel_evolve.ground.untrusted import for_markup
 
 
 @dataclass
@@ -29,28 +32,53 @@ class MechanismLine:
     changed: int = 0
 
 
-def mechanism_lines(events: list[Event]) -> list[MechanismLine]:
-    lines: dict[str, MechanismLine] = {}
-    for e in events:  # sessions are logged after their injections: collect candidates first
+class MechanismLines:
+    """The mechanisms of a run, gathered one trace event at a time: every candidate of a research
+    session (sessions are logged after their injections, so a session's line replaces the injection's)
+    and every injected mechanism, with its rollback, effect and hook counts."""
+
+    def __init__(self) -> None:
+        self._from_sessions: dict[str, MechanismLine] = {}
+        self._injected: dict[str, MechanismLine] = {}
+        self._rollbacks: dict[str, str] = {}  # id -> the reason of its last rollback
+        self._effects: dict[str, dict[str, Any]] = {}
+        self._calls: Counter[str] = Counter()
+        self._changed: Counter[str] = Counter()
+
+    def add(self, e: Event) -> None:
         if isinstance(e, ResearchSessionEvent):
             for c in e.candidates:
-                lines.setdefault(c["id"], MechanismLine(c["id"], c["name"], e.session_id, c["status"],
-                                                        c.get("reason", "")))
+                self._from_sessions.setdefault(c["id"], MechanismLine(c["id"], c["name"], e.session_id, c["status"],
+                                                                      c.get("reason", "")))
+        elif isinstance(e, MechanismInjected):
+            self._injected.setdefault(e.mechanism, MechanismLine(e.mechanism, e.name, "user", "accepted"))
+        elif isinstance(e, MechanismRolledBack) and e.status == "rolled-back":
+            self._rollbacks[e.mechanism] = e.reason
+        elif isinstance(e, EffectMeasured):
+            self._effects[e.mechanism] = e.effect
+        elif isinstance(e, HookCalled):
+            self._calls[e.mechanism] += 1
+            self._changed[e.mechanism] += int(e.changed)
+
+    def lines(self) -> list[MechanismLine]:
+        lines = dict(self._from_sessions)
+        for mech_id, line in self._injected.items():
+            lines.setdefault(mech_id, line)
+        for mech_id, line in lines.items():
+            if mech_id in self._rollbacks:
+                line.status, line.reason = "rolled-back", self._rollbacks[mech_id]
+            line.effect = self._effects.get(mech_id, line.effect)
+            line.calls, line.changed = self._calls[mech_id], self._changed[mech_id]
+            if line.status == "accepted" and not line.changed:  # the same rule the archive applies
+                line.status = "dead"
+        return list(lines.values())
+
+
+def mechanism_lines(events: Iterable[Event]) -> list[MechanismLine]:
+    gathered = MechanismLines()
     for e in events:
-        if isinstance(e, MechanismInjected):
-            lines.setdefault(e.mechanism, MechanismLine(e.mechanism, e.name, "user", "accepted"))
-        elif isinstance(e, MechanismRolledBack) and e.mechanism in lines and e.status == "rolled-back":
-            lines[e.mechanism].status = e.status
-            lines[e.mechanism].reason = e.reason
-        elif isinstance(e, EffectMeasured) and e.mechanism in lines:
-            lines[e.mechanism].effect = e.effect
-        elif isinstance(e, HookCalled) and e.mechanism in lines:
-            lines[e.mechanism].calls += 1
-            lines[e.mechanism].changed += int(e.changed)
-    for line in lines.values():
-        if line.status == "accepted" and not line.changed:  # the same rule the archive applies
-            line.status = "dead"
-    return list(lines.values())
+        gathered.add(e)
+    return gathered.lines()
 
 
 def mechanisms_table(lines: list[MechanismLine]) -> Table:
@@ -61,8 +89,10 @@ def mechanisms_table(lines: list[MechanismLine]) -> Table:
                "rolled-back": "yellow", "dead": "magenta"}
     for m in lines:
         effect = m.effect.get("delta")
-        effect_text = "—" if effect is None else f"{effect:+.4g} ({m.effect.get('verdict')})"
-        status = f"[{colours.get(m.status, 'white')}]{m.status}[/]"
-        table.add_row(m.id[:12], m.name, m.session.rsplit("/", 1)[-1], status, str(m.calls), str(m.changed),
-                      effect_text, m.reason[:160])
+        effect_text = "—" if not isinstance(effect, int | float) else \
+            f"{effect:+.4g} ({for_markup(m.effect.get('verdict'), 40)})"
+        status = f"[{colours.get(m.status, 'white')}]{for_markup(m.status, 40)}[/]"
+        # names, sessions and reasons are mechanisms' and models' words: markup in them stays text
+        table.add_row(for_markup(m.id[:12]), for_markup(m.name, 200), for_markup(m.session.rsplit("/", 1)[-1], 80),
+                      status, str(m.calls), str(m.changed), effect_text, for_markup(m.reason, 160))
     return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,14 +10,22 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from bilevel_evolve.engine.analysis.trace_numbers import TraceSummary, summarize
+from bilevel_evolve.engine.analysis.trace_numbers import TraceSummary, TraceTally
 from bilevel_evolve.engine.llm.cassette import Cassette
 from bilevel_evolve.engine.llm.levels import LEVEL_NAMES, usage_by_level
-from bilevel_evolve.engine.reports.mechanisms_table import mechanism_lines, mechanisms_table
-from bilevel_evolve.engine.run.events import Event, RunResumed, RunStarted, RunStopped, TrialFinished
+from bilevel_evolve.engine.reports.mechanisms_table import MechanismLines, mechanisms_table
+from bilevel_evolve.engine.run.events import (
+    Event,
+    MechanismInjected,
+    MechanismRolledBack,
+    RunResumed,
+    RunStopped,
+    TrialFinished,
+)
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.ground.errors import RunDirError
-from bilevel_evolve.ground.untrusted import for_markup
+from bilevel_evolve.ground.fileio import atomic_write_bytes
+from bilevel_evolve.ground.untrusted import for_markup, for_plot
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.ablation.aggregate import AblationSummary
@@ -34,28 +43,29 @@ def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSumm
     console = console or Console(width=None if Console().is_terminal else 160)
     store = RunStore.open(run_dir)
     config = store.config()
-    events = store.events()
-    started = next((e for e in events if isinstance(e, RunStarted)), None)
+    reading = _RunReading()
+    for event in store.iter_events():  # one pass over the trace, never all of it in memory
+        reading.add(event)
+    started = reading.tally.started
     if started is None:
         raise RunDirError(f"run {run_dir} has no trials yet", f"continue it with `evolve resume {run_dir}`")
-    summary = summarize(events, started.direction)
+    summary = reading.tally.summary(started.direction)
     console.print(_table(summary, config.run_id, config.domain, config.agent, ",".join(config.levels),
-                         _stop(events)))
+                         reading.stop))
     best = summary.best
     if best is not None:
-        console.print("best params: " + ", ".join(f"{k}={v!r}" for k, v in best.params.items()))
+        console.print("best params: " + for_markup(", ".join(f"{k}={v!r}" for k, v in best.params.items())))
     failures = _failures_table(summary.trials)
     if failures is not None:
         console.print(failures)
-    lines = mechanism_lines(events)
+    lines = reading.mechanisms.lines()
     if lines:
         console.print(mechanisms_table(lines))
     usage = _llm_usage_table(run_dir)
     if usage is not None:
         console.print(usage)
-    markers = [(e.step, f"+ {e.name}", "#2f9e44") for e in events if e.kind == "injection"]
-    markers += [(e.step, f"x {e.name}", "#e03131") for e in events if e.kind == "rollback"]
-    plot = plot_run(summary, run_dir / "plots" / PLOT_FILE, title=config.run_id, markers=markers)
+    plot = plot_run(summary, run_dir / "plots" / PLOT_FILE, title=config.run_id,
+                    markers=reading.injections + reading.rollbacks)
     console.print(f"plot: {plot}")
     if config.domain.startswith("text:"):  # the best draft, its diff against the original, criterion curves
         from bilevel_evolve.engine.reports.text_report import report_text
@@ -64,15 +74,31 @@ def report_run(run_dir: Path, console: Console | None = None) -> tuple[TraceSumm
     return summary, plot
 
 
-def _stop(events: list[Event]) -> RunStopped | None:
-    """The fail-fast stop the run is in now (None when it never stopped, or was resumed since)."""
-    last = next((e for e in reversed(events) if isinstance(e, RunStopped | RunResumed)), None)
-    return last if isinstance(last, RunStopped) else None
+class _RunReading:
+    """What the report takes from a trace, one event at a time."""
+
+    def __init__(self) -> None:
+        self.tally = TraceTally()
+        self.mechanisms = MechanismLines()
+        self.injections: list[tuple[int, str, str]] = []  # plot markers: (step, label, colour)
+        self.rollbacks: list[tuple[int, str, str]] = []
+        # the fail-fast stop the run is in now (None when it never stopped, or was resumed since)
+        self.stop: RunStopped | None = None
+
+    def add(self, e: Event) -> None:
+        self.tally.add(e)
+        self.mechanisms.add(e)
+        if isinstance(e, MechanismInjected):
+            self.injections.append((e.step, f"+ {for_plot(e.name)}", "#2f9e44"))
+        elif isinstance(e, MechanismRolledBack):
+            self.rollbacks.append((e.step, f"x {for_plot(e.name)}", "#e03131"))
+        elif isinstance(e, RunStopped | RunResumed):
+            self.stop = e if isinstance(e, RunStopped) else None
 
 
 def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str, stop: RunStopped | None = None
            ) -> Table:
-    table = Table(title=f"run {run_id}", show_header=False)
+    table = Table(title=f"run {for_markup(run_id, 200)}", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
     counts = s.status_counts()
@@ -92,7 +118,7 @@ def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str, s
         ("repeated proposals", f"{s.repetition_rate:.0%}"),
     ]
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, value if key in ("status", "fix") else for_markup(value, 600))  # those two are escaped
     return table
 
 
@@ -161,15 +187,17 @@ def plot_run(s: TraceSummary, out: Path, title: str, markers: Sequence[tuple[int
                     color=colour, va="top")
     ax.set_xlabel("trial (step)")
     ax.set_ylabel("metric")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(for_plot(title, 200), fontsize=10)
     ax.grid(alpha=0.3)
     if ok:
         ax.legend(loc="best", fontsize=8)
     else:
         ax.text(0.5, 0.5, "no successful trial yet", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
-    fig.savefig(out)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
+    atomic_write_bytes(out, png.getvalue(), fsync=False)  # a link in the plot's place is replaced, not followed
     return out
 
 

@@ -1,19 +1,62 @@
-"""Trace events: one pydantic model per kind, one JSON line each in trace.jsonl."""
+"""Trace events: one pydantic model per kind, one JSON line each in trace.jsonl.
+
+Much of what an event holds was produced by mechanisms and models (names, notes, reasons, exception
+text, returned structures), so every event is fitted as it is made (ground/untrusted.fit_json):
+surrogates and control characters replaced, each text capped, all of its text, values and depth
+bounded. No event can fail to serialize, no trace line exceeds MAX_LINE_BYTES, and an event read back
+from the trace is the one that was written.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+    model_validator,
+)
 
 from bilevel_evolve.ground.records import Direction, Hints, SearchConfig, TrialRecord, TrialStatus
 from bilevel_evolve.ground.space import Scalar
+from bilevel_evolve.ground.untrusted import fit_fields
+
+TEXT_CHARS = 8_000  # one text of an event (a reason, a note, a trial's message, a string in a hook's answer)
+TEXT_BUDGET = 64_000  # all the text of one event together
+MAX_VALUES = 5_000  # the values of one event's structures together
+# What those limits make the longest line (every text and key escaped, every value a cut string).
+MAX_LINE_BYTES = 1024 * 1024
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     t: float = Field(default_factory=time.time)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fitted(cls, data: Any) -> Any:
+        """Untrusted text and structures made safe to write and show, whoever built the event."""
+        return fitted_fields(cls, data, text_limit=TEXT_CHARS, text_budget=TEXT_BUDGET, max_items=MAX_VALUES)
+
+
+def fitted_fields(model: type[BaseModel], data: Any, **limits: int) -> Any:
+    """The fields `model` is being built from, through ground.untrusted.fit_fields with these limits: in
+    the model's field order and with its `kind` filled in, so that a model built in code and the same
+    model read back from its JSON (every field present, in that order) are fitted alike. A nested model
+    is fitted as its fields."""
+    if not isinstance(data, dict):
+        return data
+    kind = model.model_fields.get("kind")
+    given = {"kind": kind.default, **data} if kind is not None else data
+    ordered = {name: given[name] for name in model.model_fields if name in given}
+    ordered |= {name: value for name, value in given.items() if name not in ordered}  # unknown: refused later
+    plain = {name: value.model_dump() if isinstance(value, BaseModel) else value for name, value in ordered.items()}
+    return fit_fields(plain, **limits)
 
 
 class RunStarted(_Event):

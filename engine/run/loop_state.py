@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bilevel_evolve.engine.run.events import DecisionMade, Event, TrialFinished
@@ -40,7 +41,7 @@ class LoopState:
 
 
 
-def rebuild_state(events: list[Event], checkpoint: Checkpoint, direction: Direction) -> LoopState:
+def rebuild_state(events: Iterable[Event], checkpoint: Checkpoint, direction: Direction) -> LoopState:
     """History comes from the trace (append-only); live values from the checkpoint."""
     decisions = {e.step: e for e in events if isinstance(e, DecisionMade)}
     state = LoopState(steps_done=checkpoint.steps_done, noise_floor=checkpoint.noise_floor,

@@ -1,16 +1,24 @@
-"""The run directory: config.json (once), trace.jsonl (append-only), checkpoint.json (atomic)."""
+"""The run directory: config.json (once), trace.jsonl (append-only), checkpoint.json (atomic).
+
+The trace is read as a stream (`iter_events`), never whole, so resuming or reporting a long run takes
+memory for its state, not for its trace. A run directory never follows a symbolic link out of itself:
+one among its entries, or as trials/ or a trial's folder, is refused before anything is written or
+deleted through it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bilevel_evolve.engine.run.events import Event, parse_event
+from bilevel_evolve.engine.run.events import Event, fitted_fields, parse_event
 from bilevel_evolve.engine.wiring.run_config import FORMAT_VERSION, RunConfig
 from bilevel_evolve.ground.errors import RunDirError
 from bilevel_evolve.ground.fileio import atomic_write_bytes, iter_complete_lines, truncate_lines
@@ -36,6 +44,15 @@ class Checkpoint(BaseModel):
     agent_state: dict[str, Any] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _encodable(cls, data: Any) -> Any:
+        """Mechanism names (and whatever else a host reported) made encodable; nothing is cut or dropped:
+        every value of a checkpoint is needed whole to resume."""
+        unlimited = sys.maxsize
+        return fitted_fields(cls, data, text_limit=unlimited, text_budget=unlimited, max_items=unlimited,
+                             max_depth=unlimited)
+
 
 class RunStore:
     """Owns one run directory. Writes are ordered so a crash anywhere leaves a resumable state:
@@ -54,6 +71,8 @@ class RunStore:
     # ---- creation and opening -------------------------------------------------------------
     @classmethod
     def create(cls, path: Path, config: RunConfig) -> RunStore:
+        if path.is_symlink() and not path.exists():
+            raise RunDirError(f"run directory {path} is a dangling symbolic link", "pick a new --run-dir")
         if path.exists() and any(path.iterdir()):
             raise RunDirError(
                 f"run directory {path} already exists and is not empty",
@@ -75,6 +94,7 @@ class RunStore:
                 f"{path} is not a run directory (no {CONFIG_FILE})",
                 "pass a directory created by `evolve run` (default: runs/<run-id>)",
             )
+        _refuse_links(path)
         store = cls(path)
         store.config()  # validates early
         return store
@@ -108,27 +128,35 @@ class RunStore:
     def trace_lines(self) -> int:
         return self._trace_lines
 
-    def events(self, limit: int | None = None) -> list[Event]:
-        out: list[Event] = []
+    def iter_events(self, limit: int | None = None) -> Iterator[Event]:
+        """The trace's events in order, one line at a time (at most `limit` of them)."""
         for n, line in enumerate(iter_complete_lines(self.path / TRACE_FILE)):
             if limit is not None and n >= limit:
-                break
+                return
             try:
-                out.append(parse_event(line))
+                yield parse_event(line)
             except ValidationError:
                 raise RunDirError(
                     f"{self.path / TRACE_FILE} line {n + 1} is not a valid event",
                     "the trace was edited or corrupted; restore it, or start a new run",
                 ) from None
-        return out
 
-    def rewind_trace(self, keep_lines: int) -> tuple[list[Event], list[Event]]:
-        """Cut the trace back to the checkpoint. Returns (kept events, discarded tail events)."""
-        all_events = self.events()
-        kept, tail = all_events[:keep_lines], all_events[keep_lines:]
-        if len(kept) < keep_lines:
+    def events(self, limit: int | None = None) -> list[Event]:
+        """The whole trace in memory: for callers that need it all at once (prefer iter_events)."""
+        return list(self.iter_events(limit))
+
+    def rewind_trace(self, keep_lines: int) -> tuple[TraceEvents, list[Event]]:
+        """Cut the trace back to the checkpoint. Returns (the kept events, read again on each iteration,
+        and the discarded tail events). Every line is checked before anything is cut."""
+        kept, tail = 0, []
+        for event in self.iter_events():
+            if kept < keep_lines:
+                kept += 1
+            else:
+                tail.append(event)
+        if kept < keep_lines:
             raise RunDirError(
-                f"{self.path / TRACE_FILE} has {len(kept)} events but the checkpoint counts {keep_lines}",
+                f"{self.path / TRACE_FILE} has {kept} events but the checkpoint counts {keep_lines}",
                 "the trace was truncated by hand; restore it, or start a new run",
             )
         if self._trace_fh is not None:
@@ -136,7 +164,7 @@ class RunStore:
         truncate_lines(self.path / TRACE_FILE, keep_lines)
         self._trace_lines = keep_lines
         self._open_trace()
-        return kept, tail
+        return TraceEvents(self, keep_lines), tail
 
     # ---- checkpoint ---------------------------------------------------------------------------
     def save_checkpoint(self, checkpoint: Checkpoint, *, force_durable: bool = False) -> None:
@@ -159,7 +187,13 @@ class RunStore:
             raise RunDirError(f"{path} is invalid", "restore it from a backup or start a new run") from None
 
     def trial_dir(self, step: int) -> Path:
-        return self.path / TRIALS_DIR / f"{step:05d}"
+        """Where step's trial runs (an interrupted attempt's folder is deleted first): never through a link."""
+        trials = self.path / TRIALS_DIR
+        path = trials / f"{step:05d}"
+        for entry in (trials, path):
+            if entry.is_symlink():
+                raise _link_error(entry)
+        return path
 
     def close(self) -> None:
         if self._trace_fh is not None:
@@ -169,7 +203,34 @@ class RunStore:
             self._trace_fh = None
 
     def _read_json(self, path: Path) -> Any:
+        if path.is_symlink():
+            raise _link_error(path)
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise RunDirError(f"cannot read {path}: {exc}", "restore the file or start a new run") from None
+
+
+class TraceEvents:
+    """The first `lines` events of a run's trace, streamed from the file each time they are iterated."""
+
+    def __init__(self, store: RunStore, lines: int) -> None:
+        self._store, self._lines = store, lines
+
+    def __iter__(self) -> Iterator[Event]:
+        return self._store.iter_events(self._lines)
+
+    def __len__(self) -> int:
+        return self._lines
+
+
+def _refuse_links(run_dir: Path) -> None:
+    """A symbolic link among a run directory's entries would let a write or a delete land outside it."""
+    for entry in run_dir.iterdir():
+        if entry.is_symlink():
+            raise _link_error(entry)
+
+
+def _link_error(entry: Path) -> RunDirError:
+    return RunDirError(f"{entry} is a symbolic link (to {os.readlink(entry)}); a run directory never follows one "
+                       "out of itself", "replace it with the real file or folder, or start a new run")
