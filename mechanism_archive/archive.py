@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
 from bilevel_evolve.ground.contract.source import MechanismSource, SourceTooLarge, sha256_hex
 from bilevel_evolve.ground.errors import EvolveError, UsageError
+from bilevel_evolve.ground.untrusted import clean_text, fit_text
 from bilevel_evolve.mechanism_archive.index import INDEX_FILE, Index, event_from_row, now_iso, parse_payload
 from bilevel_evolve.mechanism_archive.layout import prepare_root
 from bilevel_evolve.mechanism_archive.lineage import build_lineage
@@ -40,6 +41,7 @@ from bilevel_evolve.mechanism_archive.store import ObjectStore, corrupt
 _HEX = re.compile(r"^[0-9a-f]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 MAX_NAME = 200
+MAX_REASON = 8_000  # a reason is often a mechanism's own words (an exception text, a rejection)
 LIST_HINT = "list the ids with `evolve archive list`"
 _TAMPERED = "source.py does not hash to its id (tampered?)"
 
@@ -106,7 +108,8 @@ class Archive:
         mid = source.sha256
         record = RecordFile(id=mid, source_sha256=mid, source_bytes=source.size, name=_clean(name, "name"),
                             class_name=_clean(class_name, "class_name"), origin=origin, parents=resolved,  # type: ignore[arg-type]
-                            created=now_iso(), run_id=run_id, status=status, reason=reason,  # type: ignore[arg-type]
+                            created=now_iso(), run_id=run_id, status=status,  # type: ignore[arg-type]
+                            reason=fit_text(reason, MAX_REASON),
                             session=ctx["session"])
         with self._index.write() as conn:
             if not self._index.check_key(conn, key, mid, "archived"):  # else: recorded before (a resumed session)
@@ -148,7 +151,7 @@ class Archive:
         run_id = _require_text("run_id", run_id)
         with self._index.write() as conn:
             seq = self._index.insert_event(conn, mechanism_id=mid, run_id=run_id, kind=kind, status=status,
-                                           reason=reason, payload=payload, key=key)
+                                           reason=fit_text(reason, MAX_REASON), payload=payload, key=key)
         if seq is None:
             return None
         return event_from_row(self._index.query("SELECT * FROM events WHERE seq = ?", (seq,))[0])
@@ -279,8 +282,9 @@ def _require_text(field: str, value: str) -> str:
 
 
 def _clean(value: str, field: str) -> str:
-    """Display names come from generated code: collapse control characters, cap the length."""
-    text = _CONTROL.sub(" ", str(value or "")).strip()[:MAX_NAME]
+    """Display names come from generated code: collapse control characters, cap the length (and
+    ground.untrusted takes care of what is left: surrogates, bidirectional overrides)."""
+    text = clean_text(_CONTROL.sub(" ", str(value or "")), 4 * MAX_NAME, one_line=True).strip()[:MAX_NAME]
     if not text:
         raise UsageError(f"{field} is empty", f"pass the mechanism's {field}")
     return text

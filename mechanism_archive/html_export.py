@@ -8,6 +8,7 @@ Policy that forbids scripts, and every string from the archive is HTML-escaped.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from html import escape
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 from bilevel_evolve.ground.errors import EvolveError
 from bilevel_evolve.ground.fileio import atomic_write_bytes
+from bilevel_evolve.ground.untrusted import for_html
 from bilevel_evolve.mechanism_archive.archive import Archive
 from bilevel_evolve.mechanism_archive.graph_svg import STATUS_HEX, legend_html, lineage_svg
 from bilevel_evolve.mechanism_archive.lineage import children_map
@@ -122,7 +124,7 @@ def _json_block(data: dict[str, Any] | None) -> str:
 
 
 def _t(value: Any) -> str:
-    return escape(visible(value), quote=True)
+    return for_html(value, sys.maxsize)
 
 
 def _page(title: str, body: str) -> str:

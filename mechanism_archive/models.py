@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bilevel_evolve.ground.errors import UsageError
+from bilevel_evolve.ground.untrusted import clean_text
 
 FORMAT_VERSION = 1
 MIN_PREFIX = 6
@@ -159,9 +161,12 @@ class VerifyReport(_Frozen):
 
 
 def json_safe(value: Any, where: str = "value") -> Any:
-    """A strict-JSON copy of value: non-finite floats become None, tuples lists; anything else is bad input."""
-    if value is None or isinstance(value, bool | int | str):
+    """A strict-JSON copy of value: non-finite floats become None, tuples lists, strings encodable (no lone
+    surrogates or control characters: they are often generated text); anything else is bad input."""
+    if value is None or isinstance(value, bool | int):
         return value
+    if isinstance(value, str):
+        return clean_text(value, sys.maxsize)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, BaseModel):

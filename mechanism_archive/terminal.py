@@ -1,12 +1,12 @@
 """Terminal views of the archive (rich). Every string from a record is untrusted: it is shown as plain
-text (never parsed as rich markup) with control characters made visible, so a name or source cannot
-restyle the terminal or hide text."""
+text (never parsed as rich markup) with control characters made visible (ground.untrusted), so a name
+or source cannot restyle the terminal or hide text."""
 
 from __future__ import annotations
 
 import difflib
 import json
-import re
+import sys
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from bilevel_evolve.ground.untrusted import for_terminal
 from bilevel_evolve.mechanism_archive.models import Lineage, MechanismRecord, MechanismSummary
 
 STATUS_STYLE = {
@@ -25,14 +26,12 @@ STATUS_STYLE = {
     "rolled-back": "magenta",
     "dead": "grey50",
 }
-# C0/C1 controls (not newline or tab) and the bidirectional overrides of "Trojan Source" attacks.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def visible(text: Any) -> str:
-    """Text with control characters (except newline and tab) shown as \\xNN escapes."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else
-                        f"\\u{ord(m.group()):04x}", str(text))
+    """Text with control characters (except newline and tab) shown as \\xNN escapes, bidirectional
+    overrides ("Trojan Source") as \\uNNNN and lone surrogates replaced; whole (sources are shown in full)."""
+    return for_terminal(text, sys.maxsize)
 
 
 def plain(text: Any, style: str = "") -> Text:

@@ -6,7 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from bilevel_evolve.ground.untrusted import for_terminal
 from bilevel_evolve.sandbox.verdict import BoxStatus, HarnessVerdict
+
+REPORT_CHARS = 100_000  # a report as text; its reasons, names and output come from the mechanism
 
 
 class BoxReport(BaseModel):
@@ -49,4 +52,4 @@ class BoxReport(BaseModel):
                 lines.append(f"  {hook:<16} {t.calls:>4} calls  mean {t.mean_ms:8.2f} ms  max {t.max_ms:8.2f} ms")
             if self.verdict.output.bytes:
                 lines.append(f"  mechanism output: {self.verdict.output.bytes} bytes (excerpt kept)")
-        return "\n".join(lines)
+        return for_terminal("\n".join(lines), REPORT_CHARS)

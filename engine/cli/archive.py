@@ -18,6 +18,7 @@ from rich.text import Text
 
 from bilevel_evolve.ground.errors import EXIT_FAILED, EXIT_OK, UsageError
 from bilevel_evolve.ground.fileio import atomic_write_bytes
+from bilevel_evolve.ground.untrusted import for_terminal
 from bilevel_evolve.mechanism_archive.archive import Archive
 from bilevel_evolve.mechanism_archive.layout import ARCHIVE_ENV, default_archive_dir
 from bilevel_evolve.mechanism_archive.terminal import lineage_tree, list_table, show_view, source_diff
@@ -149,7 +150,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"archive OK: {report.mechanisms} mechanisms, {report.events} events")
     else:
         for problem in report.problems:
-            print(problem.render())
+            print(for_terminal(problem.render()))  # a problem quotes what it found in the archive
         print(f"archive CORRUPTED: {len(report.problems)} problems in {report.mechanisms} mechanisms, "
               f"{report.events} events", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bilevel_evolve.ground.errors import EXIT_FAILED, EXIT_OK
+from bilevel_evolve.ground.untrusted import for_markup
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.analysis.mechanism_replay import ReplayReport
@@ -66,13 +67,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _print(report: ReplayReport) -> None:
     console = Console(width=None if Console().is_terminal else 160)
-    table = Table(title=f"replay of {report.name} ({report.mechanism[:12]}) — {report.mode}, {report.runtime}")
+    # the name, the answers and the errors are the mechanism's: markup in them stays text
+    table = Table(title=f"replay of {for_markup(report.name, 200)} ({report.mechanism[:12]}) — {report.mode}, "
+                        f"{report.runtime}")
     for col in ("step", "hook", "recorded", "replayed", ""):
         table.add_column(col, overflow="fold")
     for c in report.calls:
         mark = "" if c.identical is None else ("[green]=[/]" if c.identical else "[red]≠[/]")
         replayed = c.error if c.error else json.dumps(c.replayed)
         recorded = "" if report.mode == "counterfactual" else json.dumps(c.recorded)
-        table.add_row(str(c.step), c.hook, recorded[:100], replayed[:100], mark)
+        table.add_row(str(c.step), for_markup(c.hook, 40), for_markup(recorded, 100), for_markup(replayed, 100), mark)
     console.print(table)
     console.print(report.summary())

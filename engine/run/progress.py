@@ -18,6 +18,7 @@ from rich.progress import (
 )
 
 from bilevel_evolve.ground.records import TrialRecord
+from bilevel_evolve.ground.untrusted import for_markup, for_terminal
 
 
 def _fmt(value: float | None) -> str:
@@ -46,7 +47,8 @@ class RunProgress:
                 TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                 console=self._console, transient=False)
             self._progress.start()
-            self._task = self._progress.add_task(self.label, total=self.total, completed=self._done,
+            # the description is read as markup ("[bold]{task.description}"): a run id stays text
+            self._task = self._progress.add_task(for_markup(self.label, 200), total=self.total, completed=self._done,
                                                  best="—", last="—")
         return self
 
@@ -58,7 +60,7 @@ class RunProgress:
         elif self.enabled and (done >= self._next_plain or done == total):
             self._next_plain = done + max(1, total // 10)
             rate = (done - self._start_done) / max(1e-9, time.monotonic() - self._t0)
-            print(f"[{self.label}] step {done}/{total}  best {_fmt(best.value if best else None)}  "
+            print(f"[{for_terminal(self.label, 200)}] step {done}/{total}  best {_fmt(best.value if best else None)}  "
                   f"last {_fmt(last.value)}  {rate:.1f} steps/s", file=sys.stderr, flush=True)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

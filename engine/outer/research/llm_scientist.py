@@ -15,7 +15,7 @@ from bilevel_evolve.engine.llm.prompts import load_prompt, prompt_messages
 from bilevel_evolve.engine.outer.research.candidates import Candidate, Hypothesis, ResearchInput
 from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
 from bilevel_evolve.ground.contract.source import MechanismSource, SourceTooLarge
-from bilevel_evolve.ground.untrusted import for_prompt
+from bilevel_evolve.ground.untrusted import for_prompt, for_prompt_name
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.llm.briefing import Briefing
@@ -128,7 +128,7 @@ class LLMScientist:
     def _values(self, data: ResearchInput) -> dict[str, Any]:
         d = data.diagnosis
         return {"interface": load_prompt("mechanism_interface"), "space": data.space_text,
-                "history": data.history_text, "active": ", ".join(data.active) or "none",
-                "tried": ", ".join(sorted(data.tried)) or "none",
+                "history": data.history_text, "active": ", ".join(map(for_prompt_name, data.active)) or "none",
+                "tried": ", ".join(map(for_prompt_name, sorted(data.tried))) or "none",
                 "diagnosis": "\n".join(f"- {b} (severity {s:.2f}): {e}" for b, s, e in d.bottlenecks()),
                 "repetition": f"{d.repetition_rate:.0%}", "stagnation": d.stagnation}

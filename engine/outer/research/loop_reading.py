@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from bilevel_evolve.engine.agents.llm import proposer_messages
 from bilevel_evolve.ground.records import SearchContext
-from bilevel_evolve.ground.untrusted import for_prompt
+from bilevel_evolve.ground.untrusted import for_prompt, for_prompt_name
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.llm.briefing import Briefing
@@ -67,10 +67,11 @@ def _active(view: LoopView, archive: Archive | None, reading: Reading) -> str:
     effects = _effects(archive.events(run_id=view.config.run_id)) if archive is not None else {}
     blocks = ["### Mechanisms active now (in the order their hooks are called)"]
     for mech in mechanisms:
-        lines = [f"#### {mech.name} (id {mech.id[:12]})", f"- hook calls: {_stats(mech)}",
+        name = for_prompt_name(mech.name)  # the mechanism's own words
+        lines = [f"#### {name} (id {mech.id[:12]})", f"- hook calls: {_stats(mech)}",
                  f"- measured effect: {effects.get(mech.id, 'not measured yet')}"]
         if archive is not None and reading.source_chars > 0 and mech.id in archive:
-            lines.append(for_prompt(f"source of {mech.name}", archive.get(mech.id).source, limit=reading.source_chars))
+            lines.append(for_prompt(f"source of {name}", archive.get(mech.id).source, limit=reading.source_chars))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
