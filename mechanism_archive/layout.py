@@ -48,6 +48,10 @@ def prepare_root(root: Path, *, create: bool) -> None:
         root.mkdir(parents=True, exist_ok=True)
         # Concurrent creators write identical bytes; the replace is atomic, so either copy is fine.
         atomic_write_bytes(marker, json.dumps({"format_version": FORMAT_VERSION}).encode() + b"\n")
+    links = sorted(p.name for p in root.iterdir() if p.is_symlink())
+    if links:  # a write or a temp-folder cleanup through one would land outside the archive
+        raise UsageError(f"the archive at {root} holds symbolic links ({', '.join(links[:5])}); an archive never "
+                         "follows one out of itself", "replace them with the real files or folders")
     version = read_format_version(root)
     if version > FORMAT_VERSION:
         raise newer_format(root, version)

@@ -69,6 +69,9 @@ class ObjectStore:
                     _write_synced(tmp / REPORT_FILES[which], data)
             fsync_dir(tmp)
             final.parent.mkdir(parents=True, exist_ok=True)
+            if final.parent.is_symlink():  # the rename would move the object out of the archive
+                raise EvolveError(f"{final.parent} is a symbolic link; an archive never follows one out of itself",
+                                  VERIFY_FIX)
             os.rename(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -4,15 +4,19 @@
 
 The host enforces its own wall-clock deadline (kill + remove) on top of the harness's, reads the
 verdict from capped output, and accepts only: a schema-valid verdict carrying this run's nonce,
-exit code 0, no OOM kill, no timeout. The container is removed on every path.
+exit code 0, no OOM kill, no timeout. The container is removed on every path, and so is the staging
+folder the mechanism is mounted from: at the end of the test, or, when the engine was killed during it
+(no `finally` runs), by the next smoke test on this machine (its name says whose it is).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -28,11 +32,20 @@ from bilevel_evolve.sandbox import gpu
 from bilevel_evolve.sandbox.box_report import BoxReport
 from bilevel_evolve.sandbox.container_spec import MECHANISM_DIR_IN_CONTAINER, BoxLimits, hardened_settings
 from bilevel_evolve.sandbox.image import HARNESS_MODULE, connect, guest_command, image_name, require_image
-from bilevel_evolve.sandbox.lifecycle import REGISTRY, sweep_once
+from bilevel_evolve.sandbox.lifecycle import (
+    LABEL_HOST,
+    LABEL_PID,
+    LABEL_PID_START,
+    REGISTRY,
+    owner_alive,
+    owner_labels,
+    sweep_once,
+)
 from bilevel_evolve.sandbox.runtime import require_runtime
 from bilevel_evolve.sandbox.verdict import find_verdict
 
 MAX_LOG_BYTES = 2 * 1024 * 1024
+STAGING_PREFIX = "bilevel-box-"  # then <pid>-<pid start time>- of the engine, then mkdtemp's random part
 DEFAULT_SPACE: dict[str, dict[str, Any]] = {
     "x": {"type": "float", "low": -5.0, "high": 5.0, "log": False, "default": 0.0},
     "lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True, "default": 0.01},
@@ -68,7 +81,8 @@ def run_smoke_test(
         "per_call_s": limits.per_call_s, "import_s": limits.import_s, "deadline_s": limits.deadline_s,
         "output_keep": limits.output_keep, "mechanism_path": f"{MECHANISM_DIR_IN_CONTAINER}/mechanism.py",
     }
-    staging = Path(tempfile.mkdtemp(prefix="bilevel-box-"))
+    sweep_staging()
+    staging = _staging_dir()
     try:
         staging.chmod(0o755)  # the container's unprivileged user must read it
         (staging / "mechanism.py").write_bytes(source.data)
@@ -81,6 +95,31 @@ def run_smoke_test(
         return _run_container(client, settings, job, limits, device=device, image=image, sha=sha)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _staging_dir() -> Path:
+    """A fresh folder for the mechanism's bind mount, named after this engine (its pid and the pid's
+    start time), so that a sweep can tell a killed engine's leftover from a live engine's folder."""
+    labels = owner_labels("smoke")
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{labels[LABEL_PID]}-{labels[LABEL_PID_START]}-"))
+
+
+def sweep_staging(root: Path | None = None) -> list[Path]:
+    """Remove the staging folders (under `root`, default the temporary directory) of engines that are
+    gone; those of live engines, other users and other names stay. Returns what was removed."""
+    removed = []
+    for entry in Path(root or tempfile.gettempdir()).glob(f"{STAGING_PREFIX}*"):
+        pid, _, rest = entry.name.removeprefix(STAGING_PREFIX).partition("-")
+        started = rest.partition("-")[0]
+        try:
+            ours = not entry.is_symlink() and entry.is_dir() and entry.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        owner = {LABEL_HOST: socket.gethostname(), LABEL_PID: pid, LABEL_PID_START: started}
+        if ours and pid.isdigit() and started.isdigit() and not owner_alive(owner):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def _run_container(client: docker.DockerClient, settings: dict[str, Any], job: dict[str, Any],

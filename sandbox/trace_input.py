@@ -32,9 +32,9 @@ def load_trace(path: Path, space: dict[str, Any] | None = None) -> tuple[dict[st
         raise UsageError(f"cannot read trace {path}: {exc}", "pass a JSON or JSONL trace file") from None
     try:
         raw_space, direction, raw_trials = _parse(text)
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise UsageError(
-            f"trace {path} is not a JSON trace ({exc})",
+            f"trace {path} is not a JSON trace ({str(exc)[:200]})",
             'write {"space": {...}, "direction": "minimize", "trials": [...]} or pass a trace.jsonl',
         ) from None
     chosen = space if space is not None else raw_space

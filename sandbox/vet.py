@@ -4,6 +4,7 @@
     print(report.to_text())
 
 The source is never imported on the host: the gate reads it as text, the box runs it in a container.
+Only a Path is read as a file (paths come from the command line, by type); a str or bytes is the source.
 A MechanismSource is checked as it is; a file or text becomes one after the gate (which judges raw
 input of any size), so the box gets the same value, hash included, that a scientist would hand over.
 """
@@ -21,8 +22,9 @@ from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
 from bilevel_evolve.ground.contract.source import MechanismSource, SourceTooLarge, sha256_hex
 from bilevel_evolve.ground.errors import UsageError
 from bilevel_evolve.ground.space import SearchSpace
+from bilevel_evolve.ground.untrusted import for_terminal
 from bilevel_evolve.sandbox.box import run_smoke_test
-from bilevel_evolve.sandbox.box_report import BoxReport
+from bilevel_evolve.sandbox.box_report import REPORT_CHARS, BoxReport
 from bilevel_evolve.sandbox.container_spec import BoxLimits
 from bilevel_evolve.sandbox.gate import GatePolicy, GateReport, check_source
 from bilevel_evolve.sandbox.trace_input import load_trace
@@ -71,14 +73,16 @@ class CheckReport(BaseModel):
             lines.append(self.box.to_text())
         elif self.gate is not None and not self.gate.ok:
             lines.append("box: not run (the gate rejected the source)")
-        return "\n".join(lines)
+        return for_terminal("\n".join(lines), REPORT_CHARS)  # the gate's text quotes the source
 
 
-def _read_source(source_or_path: str | Path) -> tuple[bytes, str]:
-    if isinstance(source_or_path, Path) or (
-        "\n" not in source_or_path and source_or_path.endswith(".py") and Path(source_or_path).is_file()
-    ):
-        path = Path(source_or_path)
+def _read_source(source_or_path: str | bytes | Path) -> tuple[bytes, str]:
+    """A Path is a file to read; text and bytes are the source itself, whatever they say (a "source" that
+    names a file on the host is source text that names a file, never that file)."""
+    if isinstance(source_or_path, bytes):
+        return source_or_path, "mechanism.py"
+    if isinstance(source_or_path, Path):
+        path = source_or_path
         try:
             if path.stat().st_size > MAX_SOURCE_FILE_BYTES:
                 raise UsageError(f"{path} is {path.stat().st_size} bytes; a mechanism is at most "
@@ -105,7 +109,7 @@ def _boxable(data: bytes, sha: str, given: MechanismSource | None) -> MechanismS
 
 
 def check_mechanism(
-    mechanism: MechanismSource | str | Path,
+    mechanism: MechanismSource | str | bytes | Path,
     *,
     gate: bool = True,
     gpu: bool | None = None,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bilevel_evolve.domains.brief import BriefSection, TaskBrief
+from bilevel_evolve.domains.command.metric import search_metric
 from bilevel_evolve.domains.command.spec import CommandSpec, load_spec
 from bilevel_evolve.domains.failure import last_line, reason_from_output
 from bilevel_evolve.domains.options import DomainOptions
@@ -109,17 +110,27 @@ class CommandDomain:
             return TrialResult(status="crashed", duration_s=duration,
                                message=f"{exited}; output tail:\n{tail}",
                                reason=reason_from_output(outcome.output) or f"{exited}; last output line: {last}")
-        matches = list(self._spec.pattern.finditer(outcome.output))
-        if not matches:
+        # what the program left of the trial's time, and at least a second: the regex must not hang the run
+        search = search_metric(self._spec.metric_regex, self._spec.pattern.flags, outcome.output,
+                               max(1.0, self._timeout_s - duration))
+        if search.timed_out:
+            return TrialResult(status="timeout", duration_s=duration,
+                               message=f"metric_regex {self._spec.metric_regex!r} did not finish matching within "
+                                       f"the trial's time limit ({self._timeout_s:g} s); output tail:\n{tail}",
+                               reason=f"metric_regex {self._spec.metric_regex!r} did not finish matching within "
+                                      f"the time limit ({self._timeout_s:g} s)")
+        if search.failure:
+            return TrialResult(status="failed", duration_s=duration, message=search.failure, reason=search.failure)
+        if not search.matched:
             return TrialResult(status="failed", duration_s=duration,
                                message=f"metric_regex {self._spec.metric_regex!r} found nothing; "
                                        f"output tail:\n{tail}",
                                reason=f"no match for metric_regex {self._spec.metric_regex!r}; "
                                       f"last output line: {last}")
-        text = matches[-1].group(1)
+        text = search.group  # None when the group took no part in the match
         try:
-            value = float(text)
-        except (TypeError, ValueError):
+            value = float(text if text is not None else "not a number")
+        except ValueError:
             return TrialResult(status="failed", duration_s=duration,
                                message=f"the metric text {text!r} is not a number")
         if not math.isfinite(value):
