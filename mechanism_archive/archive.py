@@ -19,18 +19,22 @@ from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
 from bilevel_evolve.ground.contract.source import MechanismSource, SourceTooLarge, sha256_hex
 from bilevel_evolve.ground.errors import EvolveError, UsageError
 from bilevel_evolve.ground.untrusted import clean_text, fit_text
+from bilevel_evolve.mechanism_archive.effects import Scope, by_mechanism, estimates, measurements
 from bilevel_evolve.mechanism_archive.index import INDEX_FILE, Index, event_from_row, now_iso, parse_payload
-from bilevel_evolve.mechanism_archive.layout import prepare_root
-from bilevel_evolve.mechanism_archive.lineage import build_lineage
+from bilevel_evolve.mechanism_archive.layout import prepare_root, read_format_version, write_marker
+from bilevel_evolve.mechanism_archive.lineage import build_lineage, depths
 from bilevel_evolve.mechanism_archive.models import (
+    FORMAT_VERSION,
     MIN_PREFIX,
     ORIGINS,
     STATUSES,
     ArchiveEvent,
+    EffectEstimate,
     Lineage,
     MechanismRecord,
     MechanismSummary,
     RecordFile,
+    RunClaim,
     Status,
     VerifyReport,
     json_safe,
@@ -68,7 +72,9 @@ class Archive:
         """Open (or with create=True, create) an archive; by default clean up after a killed writer."""
         root = Path(path)
         prepare_root(root, create=create)
-        index = Index(root / INDEX_FILE)
+        index = Index(root / INDEX_FILE)  # migrates an index of an older format in place
+        if read_format_version(root) < FORMAT_VERSION:
+            write_marker(root)  # after the index: a crash in between leaves a marker the next open rewrites
         store = ObjectStore(root)
         recovery = recover(index, store) if recover_now else Recovery()
         return cls(root, index, store, recovery)
@@ -156,6 +162,18 @@ class Archive:
             return None
         return event_from_row(self._index.query("SELECT * FROM events WHERE seq = ?", (seq,))[0])
 
+    def claim_run(self, run_id: str, *, scope: Scope | None = None, token: str | None = None) -> RunClaim:
+        """Enter a run that is about to start: its id here (run_id, or run_id-2, ... when an earlier run had
+        it) and its horizon (the last event now: what this run may read as earlier runs' evidence). `token`
+        names the run where it lives (its directory): a run stopped before it wrote anything and started
+        again gets its first claim back."""
+        run_id = _require_text("run_id", run_id)
+        with self._index.write() as conn:
+            claimed, horizon = self._index.claim_run(
+                conn, run_id, token=token, domain=scope.domain if scope else None,
+                space_signature=scope.signature if scope else None, space_shape=scope.shape if scope else None)
+        return RunClaim(run_id=claimed, horizon=horizon)
+
     # ---- reading --------------------------------------------------------------------------------
     def resolve(self, id_or_prefix: str) -> str:
         """The full id for a full id or a unique prefix of at least 6 hex characters."""
@@ -219,9 +237,20 @@ class Archive:
             "SELECT DISTINCT mechanism_id FROM events WHERE run_id = ?", (run_id,))}
         return [s for s in summaries if s.id in touched]
 
-    def events(self, *, mechanism_id: str | None = None, run_id: str | None = None) -> builtins.list[ArchiveEvent]:
+    def events(self, *, mechanism_id: str | None = None, run_id: str | None = None, kind: str | None = None,
+               up_to: int | None = None) -> builtins.list[ArchiveEvent]:
+        """Events in order, optionally of one mechanism, run or kind, and only up to seq `up_to`."""
         mid = self.resolve(mechanism_id) if mechanism_id is not None else None
-        return self._index.events(mechanism_id=mid, run_id=run_id)
+        return self._index.events(mechanism_id=mid, run_id=run_id, kind=kind, up_to=up_to)
+
+    def last_event(self) -> int:
+        """The seq of the latest event (0 for an empty archive): a horizon for runs that start now."""
+        return int(self._index.query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")[0]["seq"])
+
+    def estimates(self, *, up_to: int | None = None) -> builtins.list[EffectEstimate]:
+        """What the runs measured of every mechanism, per domain and space (mechanism_archive/effects.py),
+        from the effects recorded up to seq `up_to` (a run's horizon), or from all of them."""
+        return estimates(measurements(self._index.events(kind="effect", up_to=up_to)))
 
     def status_in_run(self, mechanism_id: str, run_id: str) -> Status | None:
         """The latest status a run gave this mechanism, or None if the run never touched it."""
@@ -256,6 +285,8 @@ class Archive:
         except sqlite3.DatabaseError as exc:
             raise corrupt("index", f"query failed: {exc}") from None
         parents = self._index.parents_map()
+        generation = depths(parents)
+        pooled = by_mechanism(estimates(measurements(self._index.events(mechanism_id=mechanism_id, kind="effect"))))
         out = []
         for r in rows:
             if r["status"] is None:
@@ -265,7 +296,7 @@ class Archive:
                 id=r["id"], name=r["name"], class_name=r["class_name"], origin=r["origin"],
                 parents=parents.get(r["id"], ()), created=r["created"], first_run=r["first_run"],
                 status=r["status"], status_run=r["status_run"], reason=r["reason"], effect=effect,
-                effect_run=r["effect_run"]))
+                effect_run=r["effect_run"], estimates=pooled.get(r["id"], ()), generation=generation.get(r["id"], 0)))
         return out
 
 

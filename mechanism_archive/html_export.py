@@ -1,7 +1,8 @@
 """`export --format html`: a static, self-contained site a person can open from disk.
 
 index.html holds the lineage graph (inline SVG) and a table; mechanisms/<id>.html shows one
-mechanism's source, reports, session, status history and effects. Pages carry a Content-Security-
+mechanism's source, reports, session, status history, and its effect per run and across runs (mean and
+95 % interval per domain and space, mechanism_archive/effects.py). Pages carry a Content-Security-
 Policy that forbids scripts, and every string from the archive is HTML-escaped.
 """
 
@@ -20,7 +21,7 @@ from bilevel_evolve.ground.untrusted import for_html
 from bilevel_evolve.mechanism_archive.archive import Archive
 from bilevel_evolve.mechanism_archive.graph_svg import STATUS_HEX, legend_html, lineage_svg
 from bilevel_evolve.mechanism_archive.lineage import children_map
-from bilevel_evolve.mechanism_archive.models import MechanismRecord, MechanismSummary
+from bilevel_evolve.mechanism_archive.models import PROVEN_RUNS, EffectEstimate, MechanismRecord, MechanismSummary
 from bilevel_evolve.mechanism_archive.terminal import report_line, visible
 
 PAGES_DIR = "mechanisms"
@@ -75,6 +76,7 @@ def _mechanism_body(rec: MechanismRecord, summaries: dict[str, MechanismSummary]
               ("status", f"{_badge(s.status)} latest, run {_t(s.status_run)}" + (f" — {_t(s.reason)}" if s.reason
                                                                                   else "")),
               ("parents", links(s.parents)), ("children", links(children.get(s.id, ()))),
+              ("generation", str(s.generation)),
               ("created", _t(s.created)), ("first run", _t(s.first_run)),
               ("gate", _t(report_line(rec.gate_report, "gate"))), ("box", _t(report_line(rec.box_report, "box")))]
     by_run = "".join(f"<tr><td>{_t(run)}</td><td>{_badge(st)}</td></tr>" for run, st in rec.status_by_run.items())
@@ -86,6 +88,7 @@ def _mechanism_body(rec: MechanismRecord, summaries: dict[str, MechanismSummary]
     return (
         f'<p><a href="../index.html">← lineage</a></p><h1>{_t(s.name)}</h1>'
         + "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in fields) + "</table>"
+        + f"<h2>Effect across runs</h2>{_estimates_table(s.estimates)}"
         + f"<h2>Status by run</h2><table><tr><th>run</th><th>status</th></tr>{by_run}</table>"
         + "<h2>History</h2><table><tr><th>#</th><th>time (UTC)</th><th>run</th><th>event</th><th>status</th>"
         + f"<th>reason</th><th>details</th></tr>{history}</table>"
@@ -99,10 +102,26 @@ def _mechanism_body(rec: MechanismRecord, summaries: dict[str, MechanismSummary]
 def _summary_table(summaries: Iterable[MechanismSummary], *, from_index: bool) -> str:
     rows = "".join(
         f"<tr><td>{_link(s.id, {s.id: s}, from_index=from_index, label=s.short_id)}</td><td>{_t(s.name)}</td>"
-        f"<td>{_badge(s.status)}</td><td>{', '.join(p[:12] for p in s.parents) or '-'}</td>"
-        f"<td>{'-' if s.effect_delta is None else f'{s.effect_delta:+.4g}'}</td><td>{_t(s.status_run)}</td></tr>"
+        f"<td>{_badge(s.status)}</td><td>{', '.join(p[:12] for p in s.parents) or '-'}</td><td>{s.generation}</td>"
+        f"<td>{'-' if s.effect_delta is None else f'{s.effect_delta:+.4g}'}</td>"
+        f"<td>{'-' if s.estimate is None else _t(s.estimate.describe())}</td><td>{_t(s.status_run)}</td></tr>"
         for s in summaries)
-    return ("<table><tr><th>id</th><th>name</th><th>status</th><th>parent</th><th>effect</th><th>run</th></tr>"
+    return ("<table><tr><th>id</th><th>name</th><th>status</th><th>parent</th><th>generation</th><th>effect</th>"
+            f"<th>effect over runs (mean [95% CI])</th><th>run</th></tr>{rows}</table>")
+
+
+def _estimates_table(estimates: tuple[EffectEstimate, ...]) -> str:
+    """Per domain and space: runs, mean score and its 95 % t interval, and whether that proves anything."""
+    if not estimates:
+        return "<p>(not measured in a run with a scope yet)</p>"
+    rows = "".join(
+        f"<tr><td>{_t(e.domain or '-')}</td><td><code>{_t(e.space_signature or '-')}</code></td><td>{e.runs}</td>"
+        f"<td>{e.mean:+.3g}</td><td>{'-' if e.low is None or e.high is None else f'[{e.low:+.3g}, {e.high:+.3g}]'}"
+        f"</td><td>{_t(f'proven {e.sign}' if e.sign else 'not proven')}</td></tr>" for e in estimates)
+    return ("<p>score: the median trial's move over the window after injection, in units of the spread of the "
+            f"values the run had seen; positive helps. Proven: at least {PROVEN_RUNS} runs and a 95 % interval "
+            "without 0.</p>"
+            "<table><tr><th>domain</th><th>space</th><th>runs</th><th>mean</th><th>95% CI</th><th>verdict</th></tr>"
             f"{rows}</table>")
 
 

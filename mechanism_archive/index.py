@@ -3,6 +3,12 @@
 Writers take SQLite's write lock with BEGIN IMMEDIATE and hold it across the object rename, so two
 processes sharing one archive serialize their adds; readers never block. Triggers refuse UPDATE and
 DELETE: history is append-only, nothing prunes lineage.
+
+Format 2 added the `runs` table: a run claims its id here before it writes anything, so two runs never
+share one (two ablations on one archive both have a run C-r1), and the claim says how far the archive
+went when the run started (its horizon: what it may learn from earlier runs). An index of format 1 is
+migrated in place, in one transaction: the table is created and every run id its events name is
+entered as a legacy run (domain unknown).
 """
 
 from __future__ import annotations
@@ -38,7 +44,16 @@ CREATE TABLE IF NOT EXISTS events (
     status TEXT, reason TEXT NOT NULL DEFAULT '', payload TEXT NOT NULL, key TEXT UNIQUE);
 CREATE INDEX IF NOT EXISTS events_by_mechanism ON events(mechanism_id, seq);
 """
-_APPEND_ONLY = ("mechanisms", "edges", "events")
+_RUNS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, claimed TEXT NOT NULL, token TEXT, domain TEXT, space_signature TEXT, space_shape TEXT,
+    horizon INTEGER NOT NULL DEFAULT 0, legacy INTEGER NOT NULL DEFAULT 0);
+"""
+# Format 1 -> 2: the runs table, and each run the events name as a legacy run.
+_MIGRATE_1_TO_2 = [_RUNS_SCHEMA, "INSERT OR IGNORE INTO runs (run_id, claimed, legacy) "
+                   "SELECT run_id, MIN(ts), 1 FROM events GROUP BY run_id"]
+_APPEND_ONLY = ("mechanisms", "edges", "events", "runs")
+MAX_CLAIM_TRIES = 1000
 
 
 def now_iso() -> str:
@@ -62,6 +77,10 @@ class Index:
                     self._conn.execute("PRAGMA journal_mode = WAL")
                 self._migrate()
         except sqlite3.DatabaseError as exc:
+            if "readonly" in str(exc).replace("-", ""):
+                raise UsageError(f"the archive index {path} cannot be opened: {exc}",
+                                 "an archive is opened for writing (its index runs in WAL mode, and an older format "
+                                 "is migrated in place): make its directory writable, or copy it to one") from None
             raise EvolveError(f"the archive index {path} cannot be opened: {exc}",
                               "restore index.sqlite from a backup (the objects/ directory holds the data)") from None
 
@@ -75,13 +94,24 @@ class Index:
             raise newer_format(self.path, version)
         if version == FORMAT_VERSION:
             return
-        with self.write() as conn:
-            if conn.execute("PRAGMA user_version").fetchone()[0] == FORMAT_VERSION:
-                return  # another process created it while we waited for the lock
-            for statement in [*_SCHEMA.split(";\n"), *_triggers()]:
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+        try:
+            with self.write() as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version == FORMAT_VERSION:
+                    return  # another process created or migrated it while we waited for the lock
+                statements = [*_SCHEMA.split(";\n"), _RUNS_SCHEMA] if version == 0 else _MIGRATE_1_TO_2
+                for statement in [*statements, *_triggers()]:
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+        except sqlite3.OperationalError as exc:
+            if version == 0 or "readonly" not in str(exc).replace("-", ""):
+                raise
+            raise UsageError(
+                f"the archive {self.path.parent} has format {version}; this version reads format {FORMAT_VERSION} and "
+                "migrates an older archive in place, but this one is read-only here",
+                "open it once where it is writable (e.g. `evolve archive --archive DIR verify`), or copy it to a "
+                "writable directory and pass that") from None
 
     # ---- transactions -------------------------------------------------------------------------
     def write(self) -> AbstractContextManager[sqlite3.Connection]:
@@ -139,6 +169,35 @@ class Index:
                              f"{row['mechanism_id'][:12]}", "use a key unique to this mechanism and event")
         return True
 
+    @staticmethod
+    def claim_run(conn: sqlite3.Connection, run_id: str, *, token: str | None, domain: str | None,
+                  space_signature: str | None, space_shape: str | None) -> tuple[str, int]:
+        """Enter a new run: (its id, its horizon). The id is run_id, or run_id-2, -3, ... when an earlier
+        run (claimed or only named by events) has it; the horizon is the last event's seq now. A claim
+        with the token of an earlier one whose run wrote nothing yet (it was stopped before it started)
+        is that claim again."""
+        if token is not None:
+            for row in conn.execute("SELECT run_id, horizon FROM runs WHERE token = ? ORDER BY rowid DESC", (token,)):
+                claimed = row["run_id"]
+                suffix = claimed.removeprefix(f"{run_id}-")
+                if (claimed == run_id or (suffix != claimed and suffix.isdigit())) and conn.execute(
+                        "SELECT 1 FROM events WHERE run_id = ? LIMIT 1", (claimed,)).fetchone() is None:
+                    return claimed, int(row["horizon"])
+        for n in range(1, MAX_CLAIM_TRIES + 1):
+            candidate = run_id if n == 1 else f"{run_id}-{n}"
+            taken = conn.execute("SELECT 1 FROM runs WHERE run_id = ? UNION ALL SELECT 1 FROM events WHERE run_id = ? "
+                                 "LIMIT 1", (candidate, candidate)).fetchone()
+            if taken is None:
+                break
+        else:
+            raise UsageError(f"run id {run_id} is taken {MAX_CLAIM_TRIES} times over in this archive",
+                             "give the run another name (--run-dir)")
+        horizon = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        conn.execute("INSERT INTO runs (run_id, claimed, token, domain, space_signature, space_shape, horizon) "
+                     "VALUES (?,?,?,?,?,?,?)", (candidate, now_iso(), token, domain, space_signature, space_shape,
+                                                horizon))
+        return candidate, int(horizon)
+
     # ---- reads --------------------------------------------------------------------------------
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -152,13 +211,18 @@ class Index:
     def has(self, mechanism_id: str) -> bool:
         return bool(self.query("SELECT 1 FROM mechanisms WHERE id = ?", (mechanism_id,)))
 
-    def events(self, mechanism_id: str | None = None, run_id: str | None = None) -> list[ArchiveEvent]:
+    def events(self, mechanism_id: str | None = None, run_id: str | None = None, *, kind: str | None = None,
+               up_to: int | None = None) -> list[ArchiveEvent]:
         sql = "SELECT * FROM events WHERE 1=1"
-        params: list[str] = []
+        params: list[str | int] = []
         if mechanism_id is not None:
             sql, params = sql + " AND mechanism_id = ?", [*params, mechanism_id]
         if run_id is not None:
             sql, params = sql + " AND run_id = ?", [*params, run_id]
+        if kind is not None:
+            sql, params = sql + " AND kind = ?", [*params, kind]
+        if up_to is not None:
+            sql, params = sql + " AND seq <= ?", [*params, up_to]
         return [event_from_row(r) for r in self.query(sql + " ORDER BY seq", tuple(params))]
 
     def parents_map(self) -> dict[str, tuple[str, ...]]:

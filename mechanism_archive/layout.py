@@ -46,8 +46,7 @@ def prepare_root(root: Path, *, create: bool) -> None:
             raise UsageError(f"{root} is not a mechanism archive and not empty (holds {', '.join(strangers[:5])})",
                              "pass an empty or new directory as the archive")
         root.mkdir(parents=True, exist_ok=True)
-        # Concurrent creators write identical bytes; the replace is atomic, so either copy is fine.
-        atomic_write_bytes(marker, json.dumps({"format_version": FORMAT_VERSION}).encode() + b"\n")
+        write_marker(root)
     links = sorted(p.name for p in root.iterdir() if p.is_symlink())
     if links:  # a write or a temp-folder cleanup through one would land outside the archive
         raise UsageError(f"the archive at {root} holds symbolic links ({', '.join(links[:5])}); an archive never "
@@ -58,6 +57,12 @@ def prepare_root(root: Path, *, create: bool) -> None:
     if not create and not (root / INDEX_FILE).is_file():
         raise EvolveError(f"the archive at {root} has no {INDEX_FILE}",
                           "restore it from a backup; the objects/ directory alone does not hold the event history")
+
+
+def write_marker(root: Path) -> None:
+    """archive.json at this version's format. Concurrent writers write identical bytes and the replace is
+    atomic, so either copy is fine; an older archive's marker is rewritten once its index is migrated."""
+    atomic_write_bytes(root / MARKER_FILE, json.dumps({"format_version": FORMAT_VERSION}).encode() + b"\n")
 
 
 def read_format_version(root: Path) -> int:

@@ -56,6 +56,26 @@ def generations(summaries: Mapping[str, MechanismSummary]) -> dict[str, int]:
     return gen
 
 
+def depths(parents: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
+    """Generation of each mechanism from parent links alone (any order): 0 for a root, else one more than
+    its deepest parent. A link that closes a cycle (a tampered index) is not followed."""
+    depth: dict[str, int] = {}
+    for root in parents:
+        stack, on_path = [root], {root}
+        while stack:
+            node = stack[-1]
+            todo = [p for p in parents.get(node, ()) if p not in depth and p not in on_path]
+            if todo:
+                stack.append(todo[0])
+                on_path.add(todo[0])
+                continue
+            known = [depth[p] for p in parents.get(node, ()) if p in depth]
+            depth[node] = 1 + max(known) if known else 0
+            stack.pop()
+            on_path.discard(node)
+    return depth
+
+
 def find_cycle(parents: Mapping[str, tuple[str, ...]]) -> list[str] | None:
     """A cycle among parent links (ids in order), or None. Only a tampered index can hold one."""
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done

@@ -11,8 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from bilevel_evolve.ground.errors import UsageError
 from bilevel_evolve.ground.untrusted import clean_text
 
-FORMAT_VERSION = 1
+# The archive's format (archive.json and index.sqlite): 2 added the runs table (one row per run that
+# claimed its id here) and effects that carry their scope and score (mechanism_archive/effects.py).
+FORMAT_VERSION = 2
+RECORD_FORMAT_VERSION = 1  # record.json's own format: unchanged by format 2
 MIN_PREFIX = 6
+PROVEN_RUNS = 3  # the fewest runs whose interval may prove a mechanism's effect: one window of one run is a hint
 
 Status = Literal["accepted", "rejected-static", "rejected-smoke", "rolled-back", "dead"]
 Origin = Literal["offline-recipe", "llm", "user"]
@@ -29,7 +33,7 @@ class _Frozen(BaseModel):
 class RecordFile(_Frozen):
     """`record.json`: the immutable description of a mechanism's first archival."""
 
-    format_version: int = FORMAT_VERSION
+    format_version: int = RECORD_FORMAT_VERSION
     id: str
     source_sha256: str
     source_bytes: int
@@ -57,8 +61,46 @@ class ArchiveEvent(_Frozen):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+class EffectEstimate(_Frozen):
+    """What the runs measured of one mechanism in one scope: a domain and its space (signature), or every
+    domain whose space has this shape (domain and signature None). The interval is Student's t at 95 %
+    over the runs' scores (mechanism_archive/effects.py); one run gives a hint, no interval."""
+
+    mechanism_id: str
+    domain: str | None
+    space_signature: str | None
+    space_shape: str
+    runs: int
+    mean: float
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def proven(self) -> bool:
+        """At least PROVEN_RUNS runs and an interval that excludes zero."""
+        return (self.runs >= PROVEN_RUNS and self.low is not None and self.high is not None
+                and (self.low > 0 or self.high < 0))
+
+    @property
+    def sign(self) -> Literal["positive", "negative"] | None:
+        """Which way it is proven, or None while it is not."""
+        if not self.proven:
+            return None
+        return "positive" if self.mean > 0 else "negative"
+
+    def describe(self) -> str:
+        """E.g. `+0.12 [+0.031, +0.21] over 4 runs, proven`; `+0.3 over 1 run (a hint)`."""
+        runs = f"{self.runs} run{'s' if self.runs != 1 else ''}"
+        if self.low is None or self.high is None:
+            return f"{self.mean:+.3g} over {runs} (a hint)"
+        verdict = "proven" if self.proven else ("not proven" if self.runs >= PROVEN_RUNS
+                                                else f"needs {PROVEN_RUNS}+ runs")
+        return f"{self.mean:+.3g} [{self.low:+.3g}, {self.high:+.3g}] over {runs}, {verdict}"
+
+
 class MechanismSummary(_Frozen):
-    """One line of `archive list`: identity plus the latest status and effect."""
+    """One line of `archive list`: identity plus the latest status and effect, and what the runs measured
+    of it, per domain and space (`estimates`, most runs first)."""
 
     id: str
     name: str
@@ -72,10 +114,17 @@ class MechanismSummary(_Frozen):
     reason: str = ""
     effect: dict[str, Any] | None = None
     effect_run: str | None = None
+    estimates: tuple[EffectEstimate, ...] = ()
+    generation: int = 0  # 0: no parent; else one more than its deepest parent
 
     @property
     def short_id(self) -> str:
         return self.id[:12]
+
+    @property
+    def estimate(self) -> EffectEstimate | None:
+        """The estimate measured over the most runs (one domain and space), if any."""
+        return self.estimates[0] if self.estimates else None
 
     @property
     def effect_delta(self) -> float | None:
@@ -127,6 +176,14 @@ class MechanismRecord(_Frozen):
     def hook_stats(self) -> dict[str, dict[str, Any]]:
         """The latest hook statistics per run."""
         return {e.run_id: e.payload for e in self.history if e.kind == "hook_stats"}
+
+
+class RunClaim(_Frozen):
+    """A run entered in the archive: the id it goes by there, and its horizon (the last event when it was
+    entered: the effects it may read as earlier runs' evidence are those up to it)."""
+
+    run_id: str
+    horizon: int
 
 
 class Lineage(_Frozen):

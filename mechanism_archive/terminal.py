@@ -17,7 +17,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from bilevel_evolve.ground.untrusted import for_terminal
-from bilevel_evolve.mechanism_archive.models import Lineage, MechanismRecord, MechanismSummary
+from bilevel_evolve.mechanism_archive.models import EffectEstimate, Lineage, MechanismRecord, MechanismSummary
 
 STATUS_STYLE = {
     "accepted": "green",
@@ -51,17 +51,28 @@ def effect_text(summary: MechanismSummary) -> Text:
     return Text(f"{delta:+.4g}" + (f" {visible(verdict)}" if verdict else ""), style=style)
 
 
+def estimate_text(estimate: EffectEstimate | None, *, more: int = 0) -> Text:
+    """An effect across runs: mean, 95 % interval, runs and whether it is proven (green/red when it is)."""
+    if estimate is None:
+        return Text("-", style="dim")
+    style = {"positive": "green", "negative": "red"}.get(str(estimate.sign), "")
+    return Text(estimate.describe() + (f" (+{more} more domains)" if more else ""), style=style)
+
+
 def list_table(summaries: list[MechanismSummary]) -> Table:
     table = Table(title=f"{len(summaries)} mechanisms", title_justify="left")
     table.add_column("id", no_wrap=True, min_width=12)
     table.add_column("name", overflow="fold", min_width=10, ratio=2)
     table.add_column("status", overflow="fold", min_width=8)
     table.add_column("parent", overflow="ellipsis", no_wrap=True, max_width=15)
+    table.add_column("gen", justify="right")
     table.add_column("effect", overflow="fold")
+    table.add_column("effect over runs (mean [95% CI])", overflow="fold", ratio=2)
     table.add_column("run", overflow="fold", min_width=5, ratio=1)
     for s in summaries:
         parent = s.parents[0][:12] + (f" +{len(s.parents) - 1}" if len(s.parents) > 1 else "") if s.parents else "-"
-        table.add_row(s.short_id, plain(s.name), status_text(s.status), parent, effect_text(s), plain(s.status_run))
+        table.add_row(s.short_id, plain(s.name), status_text(s.status), parent, str(s.generation), effect_text(s),
+                      estimate_text(s.estimate, more=len(s.estimates) - 1), plain(s.status_run))
     return table
 
 
@@ -73,7 +84,11 @@ def node_label(summary: MechanismSummary, *, focus: bool = False) -> Text:
     label.append(" [")
     label.append_text(status_text(summary.status))
     label.append("]")
-    if summary.effect_delta is not None:
+    if summary.generation:
+        label.append(f" gen {summary.generation}", style="dim")
+    if summary.estimate is not None:
+        label.append(" effect ").append_text(estimate_text(summary.estimate))
+    elif summary.effect_delta is not None:
         label.append(" effect ").append_text(effect_text(summary))
     return label
 
@@ -121,7 +136,8 @@ def show_view(rec: MechanismRecord, *, with_source: bool = True) -> RenderableTy
     head.add_column()
     rows: list[tuple[str, Text]] = [
         ("id", Text(s.id)), ("name", plain(s.name)), ("class", plain(s.class_name)), ("origin", Text(s.origin)),
-        ("parents", Text(", ".join(p[:12] for p in s.parents) or "-")), ("created", Text(s.created)),
+        ("parents", Text(", ".join(p[:12] for p in s.parents) or "-")), ("generation", Text(str(s.generation))),
+        ("created", Text(s.created)),
         ("first run", plain(s.first_run)), ("status", status_text(s.status) + plain(f"  (latest, run {s.status_run})")),
         ("session", plain(_session_line(r.session))),
         ("gate", plain(report_line(rec.gate_report, "gate"))), ("box", plain(report_line(rec.box_report, "box"))),
@@ -135,11 +151,27 @@ def show_view(rec: MechanismRecord, *, with_source: bool = True) -> RenderableTy
         detail = ev.reason or (_compact(ev.payload) if ev.kind in {"effect", "hook_stats"} else "")
         history.add_row(str(ev.seq), ev.ts[:19], plain(ev.run_id), ev.kind,
                         status_text(ev.status) if ev.status else Text("-", style="dim"), plain(detail))
-    parts: list[RenderableType] = [head, history]
+    parts: list[RenderableType] = [head, effects_table(s.estimates), history]
     if with_source:
         parts.append(Panel(Syntax(visible(rec.source), "python", line_numbers=True, word_wrap=True),
                            title=f"source.py ({r.source_bytes} bytes, sha256 {s.id[:12]}…)", title_align="left"))
     return Group(*parts)
+
+
+def effects_table(estimates: tuple[EffectEstimate, ...]) -> Table:
+    """Per domain and space: the runs that measured the mechanism, the mean score and its 95 % t interval."""
+    table = Table(title="effect across runs (score: the median trial's move in units of the run's spread; "
+                  "positive helps)", title_justify="left")
+    for column in ("domain", "space", "runs", "mean", "95% CI", "verdict"):
+        table.add_column(column, overflow="fold")
+    for e in estimates:
+        interval = "-" if e.low is None or e.high is None else f"[{e.low:+.3g}, {e.high:+.3g}]"
+        verdict = f"proven {e.sign}" if e.sign else ("a hint (one run)" if e.runs == 1 else "not proven")
+        table.add_row(plain(e.domain or "-"), e.space_signature or "-", str(e.runs), f"{e.mean:+.3g}", interval,
+                      Text(verdict, style=estimate_text(e).style))
+    if not estimates:
+        table.add_row("-", "-", "0", "-", "-", Text("not measured in a run with a scope yet", style="dim"))
+    return table
 
 
 def report_line(report: dict[str, Any] | None, which: str) -> str:

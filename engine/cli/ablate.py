@@ -54,6 +54,26 @@ def spec_from_args(args: argparse.Namespace) -> AblationSpec:
                          "see `evolve ablate --help`") from None
 
 
+def with_horizon(spec: AblationSpec, out: Path) -> AblationSpec:
+    """The spec with the horizon of its runs, unless --archive-horizon gave one: every run reads the archive
+    as it stood when the ablation began (kept in OUT/ablation.json; None for an ablation from before
+    horizons, whose runs each take their own), else as it stands now."""
+    from bilevel_evolve.engine.ablation.store import is_ablation_dir, load_spec
+    from bilevel_evolve.mechanism_archive.archive import Archive
+    from bilevel_evolve.mechanism_archive.layout import MARKER_FILE
+
+    if spec.options["archive_horizon"] is not None:
+        return spec
+    if is_ablation_dir(out):
+        horizon = load_spec(out).options.get("archive_horizon")
+    elif not (Path(spec.archive) / MARKER_FILE).is_file():
+        horizon = 0
+    else:
+        with Archive.open(spec.archive) as archive:
+            horizon = archive.last_event()
+    return spec.model_copy(update={"options": {**spec.options, "archive_horizon": horizon}})
+
+
 def check_prerequisites(spec: AblationSpec, pool: EnginePool | None = None) -> None:
     """What would make every run fail: a bad domain, a missing library, no sandbox for Level 2."""
     from bilevel_evolve.domains.registry import DomainOptions, load_domain
@@ -81,7 +101,7 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     from bilevel_evolve.engine.ablation.store import open_or_create
     from bilevel_evolve.engine.reports.ablation_report import report_ablation
 
-    spec = spec_from_args(args)
+    spec = with_horizon(spec_from_args(args), args.out)
     pool = EnginePool(parse_engines(args.docker_host, args.workers))
     check_prerequisites(spec, pool)
     continuing = open_or_create(args.out, spec)

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -21,6 +22,7 @@ from bilevel_evolve.ground.fileio import atomic_write_bytes
 from bilevel_evolve.ground.untrusted import for_terminal
 from bilevel_evolve.mechanism_archive.archive import Archive
 from bilevel_evolve.mechanism_archive.layout import ARCHIVE_ENV, default_archive_dir
+from bilevel_evolve.mechanism_archive.models import EffectEstimate
 from bilevel_evolve.mechanism_archive.terminal import lineage_tree, list_table, show_view, source_diff
 
 PIPE_WIDTH = 160
@@ -40,7 +42,8 @@ def add_archive_parser(sub: argparse._SubParsersAction, extra_actions: Sequence[
                        description="Audit the mechanism lineage archive.")
     actions = p.add_subparsers(dest="archive_action", required=True, metavar="ACTION")
 
-    a = actions.add_parser("list", parents=[common], help="table: id, name, status, parent, effect, run")
+    a = actions.add_parser("list", parents=[common],
+                           help="table: id, name, status, parent, generation, effect, effect over runs, run")
     a.add_argument("--run", help="only mechanisms this run touched")
     a.add_argument("--json", action="store_true", help="print JSON instead of a table")
     a.set_defaults(handler=_cmd_list)
@@ -95,7 +98,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
         summaries = archive.list(run_id=args.run)
     if args.json:
-        print(json.dumps([s.model_dump(mode="json") for s in summaries], indent=2))
+        print(json.dumps([_with_verdicts(s.model_dump(mode="json"), s.estimates) for s in summaries], indent=2))
     elif not summaries:
         print("the archive is empty" + (f" for run {args.run}" if args.run else ""))
     else:
@@ -103,11 +106,18 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _with_verdicts(data: dict[str, Any], estimates: tuple[EffectEstimate, ...]) -> dict[str, Any]:
+    """A summary's JSON with each estimate's verdict spelled out (`proven`: True, or False while it is not)."""
+    data["estimates"] = [{**e.model_dump(mode="json"), "proven": e.proven} for e in estimates]
+    return data
+
+
 def _cmd_show(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
         record = archive.get(args.id)
     if args.json:
         data = record.model_dump(mode="json")
+        data["summary"] = _with_verdicts(data["summary"], record.summary.estimates)
         if args.no_source:
             data.pop("source")
         print(json.dumps(data, indent=2, ensure_ascii=False))

@@ -1,5 +1,6 @@
 """`evolve report ABLATION_DIR`: report.md (the paper-style table, baselines as rows, lineage per
-repeat), summary.json and the plots."""
+repeat, the mechanisms reused from the archive and the archive's effects on this domain), summary.json
+and the plots."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bilevel_evolve.engine.ablation.aggregate import AblationSummary, GroupStats
 from bilevel_evolve.engine.ablation.spec import BASELINES, GROUPS
 from bilevel_evolve.engine.ablation.store import load_spec
 from bilevel_evolve.engine.reports.ablation_plots import PLOTS_DIR, plot_ablation
+from bilevel_evolve.engine.reports.memory_section import memory_sections
 from bilevel_evolve.ground.errors import RunDirError
 
 REPORT_FILE = "report.md"
@@ -27,11 +29,14 @@ def report_ablation(out: Path, console: Console | None = None) -> tuple[Ablation
         raise RunDirError(f"ablation {out} has no run with a trial yet",
                           "continue it by repeating the `evolve ablate` command that started it")
     plots = plot_ablation(summary, out)
-    text = render_markdown(summary, [p.relative_to(out) for p in plots])
+    memory = memory_sections(summary, out)
+    text = render_markdown(summary, [p.relative_to(out) for p in plots], memory)
     path = out / REPORT_FILE
     path.write_text(text, encoding="utf-8")
     (out / SUMMARY_FILE).write_text(summary_json(summary), encoding="utf-8")
     console.print(Markdown(results_table(summary)))
+    if memory:
+        console.print(Markdown("\n".join(memory)))
     console.print(f"report: {path}\nplots: {out / PLOTS_DIR}")
     return summary, path
 
@@ -45,7 +50,7 @@ def summary_json(summary: AblationSummary) -> str:
                        "groups": [g.model_dump() for g in summary.groups], "runs": runs}, indent=2)
 
 
-def render_markdown(summary: AblationSummary, plots: list[Path]) -> str:
+def render_markdown(summary: AblationSummary, plots: list[Path], memory: list[str] | None = None) -> str:
     spec = summary.spec
     lines = [f"# Ablation: {spec.domain}", "",
              f"{spec.repeats} repeat(s) x {spec.iterations} iterations (+ the baseline trial), seed {spec.seed}, "
@@ -56,7 +61,7 @@ def render_markdown(summary: AblationSummary, plots: list[Path]) -> str:
     lines += ["## Plots", ""]
     for plot in plots:
         lines.append(f"![{plot.stem}]({plot.as_posix()})")
-    lines += ["", *lineage_section(summary)]
+    lines += ["", *lineage_section(summary), *(memory or [])]
     return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,7 @@ from bilevel_evolve.engine.run.loop import InnerLoop, LoopOutcome
 from bilevel_evolve.engine.run.placement import build_executor
 from bilevel_evolve.engine.run.progress import RunProgress
 from bilevel_evolve.engine.run.store import RunStore
+from bilevel_evolve.engine.wiring.archive_run import enter_archive
 from bilevel_evolve.engine.wiring.assembly import Parts, build_loop, prepare, vet_user_mechanisms
 from bilevel_evolve.engine.wiring.run_config import RunConfig
 from bilevel_evolve.ground.errors import RunDirError
@@ -40,6 +41,7 @@ def start_run(config: RunConfig, run_dir: Path, *, progress: bool = True,
     parts = prepare(config, run_dir, user_mechanisms=len(user_mechanisms))
     try:
         executor = _trial_executor(config, parts)
+        config = enter_archive(config, parts, run_dir)  # the id the run writes under, before it writes there
         if user_mechanisms:
             config = vet_user_mechanisms(config, parts, list(user_mechanisms))
         store = RunStore.create(run_dir, config)

@@ -40,6 +40,14 @@ class RunConfig(BaseModel):
     mechanism_runtime: Literal["container", "host"] = "container"
     level15_every: int = Field(default=5, ge=1)
     level2_every: int = Field(default=8, ge=2)
+    # When a research session is called: every level2_every iterations, or when the trace shows it is needed
+    # (stagnation, repetition, a mechanism that stopped paying; engine/outer/research/need.py).
+    level2_trigger: Literal["every", "need"] = "every"
+    # What Level 2 may learn from the archive's earlier runs (engine/outer/research/memory.py): the effects
+    # recorded up to this archive event (None: set when the run is entered in the archive, to the last event
+    # then; evolve ablate sets one for all its runs), unless no_reuse (then: as if the archive were fresh).
+    archive_horizon: int | None = Field(default=None, ge=0)
+    no_reuse: bool = False
     repair_rounds: int = Field(default=2, ge=0, le=10)
     # Trials in flight at once; the decisions depend on it (engine/run/scheduler.py), so it is the run's.
     workers: int = Field(default=1, ge=1, le=256)

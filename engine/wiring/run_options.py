@@ -107,7 +107,7 @@ class RunOption:
             raise ValueError(f"{self.flag}: {self.to!r} is not a RunConfig, LLMSettings or DomainOptions field")
         if self.ablate == "each_run" and target is None:
             raise ValueError(f"{self.flag}: an option handed to every run must fill a field")
-        if self.field is not None and not self.parse:
+        if self.field is not None and not self.parse and not self.switch:  # a switch reads no text
             _reader(self.flag, self.field)
 
 
@@ -278,6 +278,15 @@ RUN_OPTIONS = RunOptionSchema([
               help="Level 1.5 cycle, in iterations (%(default)s)", ablate="each_run"),
     RunOption("--level2-every", "config.level2_every", section=_OUTER,
               help="Level 2 research session period (%(default)s)", ablate="each_run"),
+    RunOption("--level2-trigger", "config.level2_trigger", section=_OUTER, ablate="each_run",
+              help="when a research session is called: every --level2-every iterations, or when the trace shows "
+              "it is needed (stagnation, repetition, a mechanism that stopped paying) (default %(default)s)"),
+    RunOption("--no-reuse", "config.no_reuse", switch=True, section=_OUTER, ablate="each_run",
+              help="learn nothing from the archive's earlier runs: no proven mechanism reused, no archived parent, "
+              "no archived effect in Level 2's choices (as with a fresh archive)"),
+    RunOption("--archive-horizon", "config.archive_horizon", metavar="SEQ", section=_OUTER, ablate="each_run",
+              help="read earlier runs' effects only up to this archive event (default: every one recorded when "
+              "the run starts; evolve ablate gives all its runs the archive as it stood when it began)"),
     RunOption("--repair-rounds", "config.repair_rounds", section=_OUTER,
               help="repair rounds per rejected candidate (%(default)s)", ablate="each_run"),
     RunOption("--mechanism", parse=Path, repeatable=True, metavar="FILE", section=_OUTER,

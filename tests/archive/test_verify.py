@@ -9,6 +9,7 @@ from archive_support import add, mechanism_source, raw_db
 
 from bilevel_evolve.ground.errors import EvolveError, UsageError
 from bilevel_evolve.mechanism_archive.archive import Archive
+from bilevel_evolve.mechanism_archive.models import FORMAT_VERSION
 
 
 def _kinds(archive: Archive) -> set[str]:
@@ -110,7 +111,7 @@ def test_verify_detects_a_parent_cycle_without_hanging(archive: Archive) -> None
 
 def test_an_archive_from_a_newer_format_is_a_clear_usage_error(tmp_path: Path) -> None:
     Archive.open(tmp_path / "a", create=True).close()
-    (tmp_path / "a" / "archive.json").write_text('{"format_version": 2}')
+    (tmp_path / "a" / "archive.json").write_text(json.dumps({"format_version": FORMAT_VERSION + 1}))
     with pytest.raises(UsageError, match="written by a newer Bilevel Evolve") as err:
         Archive.open(tmp_path / "a")
     assert "upgrade" in (err.value.fix or "")

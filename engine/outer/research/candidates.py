@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bilevel_evolve.engine.analysis.diagnosis import Diagnosis
 
 if TYPE_CHECKING:
+    from bilevel_evolve.engine.outer.research.evolution import SessionPlan
+    from bilevel_evolve.engine.outer.research.memory import ArchiveMemory
     from bilevel_evolve.engine.outer.view import LoopView
 from bilevel_evolve.ground.contract.source import MechanismSource
 
@@ -53,6 +55,8 @@ class ResearchInput:
     space_text: str
     history_text: str
     loop: LoopView | None = None  # the loop itself, for a scientist that reads more of it (the LLM one)
+    memory: ArchiveMemory | None = None  # what earlier runs measured (None: nothing, as with a fresh archive)
+    plan: SessionPlan | None = None  # what to write: a child of which parents (None: a fresh mechanism)
 
 
 class Scientist(Protocol):

@@ -1,39 +1,64 @@
-"""Level 2: every M iterations a research session writes a new mechanism, vets it and injects it.
+"""Level 2: research sessions that reuse what earlier runs proved, then write, vet and inject new mechanisms.
 
-Session: (1) analyze the trace, (2) hypothesize bottlenecks and pick one (impact x feasibility /
-complexity), (3)+(4) specify and write the mechanism, then gate -> box with up to N repair rounds fed
-by the reports. Accepted: archived and injected. Rejected: archived as such and rolled back (the
-active set stays what it was). After injection the controller measures the mechanism's effect over
-the next M iterations, reverts one that makes the search measurably worse, and at the end marks
-`dead` every mechanism whose hooks never changed a decision.
+When: every M iterations (--level2-every), or with --level2-trigger need when the trace calls for one
+(engine/outer/research/need.py). A session first reuses: the next mechanism the archive proved for
+this domain or a similar space (engine/outer/research/memory.py) is injected as it was vetted. With
+none left it researches: (1) analyze the trace, (2) hypothesize bottlenecks and pick one (the critique's
+impact x feasibility / complexity, or a bandit over the archived effects of the recipe families:
+ranking.py), (3)+(4) specify and write the mechanism, as a child of archived parents where the archive
+has some to build on (evolution.py), then gate -> box with up to N repair rounds fed by the reports.
+Accepted: archived and injected. Rejected: archived as such and rolled back (the active set stays what
+it was). After injection the controller measures the mechanism's effect over the next M iterations
+(effect_window.py), records it with its score and scope for later runs, reverts one that makes the
+search measurably worse, and at the end marks `dead` every mechanism whose hooks never changed a decision.
+
+A run whose archive holds nothing from earlier runs (a fresh one, or --no-reuse) decides exactly as
+sessions did before the archive had a memory.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from bilevel_evolve.engine.analysis.diagnosis import diagnose
-from bilevel_evolve.engine.analysis.trace_numbers import failure_rate
 from bilevel_evolve.engine.llm.summary import format_history, format_space
 from bilevel_evolve.engine.outer.base import OuterController
 from bilevel_evolve.engine.outer.decisions import Decision, Decisions, Inject, Record, Reject, Rollback
+from bilevel_evolve.engine.outer.research import effect_window
 from bilevel_evolve.engine.outer.research.candidates import Candidate, ResearchInput, Scientist
+from bilevel_evolve.engine.outer.research.evolution import FRESH, SessionPlan, plan_session
+from bilevel_evolve.engine.outer.research.memory import ArchivedMechanism, ArchiveMemory
+from bilevel_evolve.engine.outer.research.need import Need, session_need
+from bilevel_evolve.engine.outer.research.ranking import rank
+from bilevel_evolve.engine.outer.research.recipes import find_recipe, recipe_source
 from bilevel_evolve.engine.outer.research.vetting import Vetter, Vetting
 from bilevel_evolve.engine.run.events import EffectMeasured, ResearchSessionEvent
-from bilevel_evolve.ground.records import gain
+from bilevel_evolve.ground.contract.source import MechanismSource
+from bilevel_evolve.mechanism_archive.effects import Scope, scope_of
 
 if TYPE_CHECKING:
+    from bilevel_evolve.engine.analysis.diagnosis import Diagnosis
+    from bilevel_evolve.engine.outer.research.candidates import Hypothesis
     from bilevel_evolve.engine.outer.view import LoopView, MechanismView
-    from bilevel_evolve.ground.records import TrialRecord
     from bilevel_evolve.mechanism_archive.archive import Archive
     from bilevel_evolve.sandbox.hosts.base import HookFailure
 
 log = structlog.get_logger("bilevel_evolve.engine.outer.research")
+_PERIODIC = Need("")  # the every-M trigger: no reason recorded, as before the need trigger existed
+
+
+@dataclass(frozen=True)
+class _Session:
+    """One session's setting: the loop, why it was called and what it diagnosed."""
+
+    view: LoopView
+    diagnosis: Diagnosis
+    recorded_diagnosis: dict[str, Any]
+    session_id: str
 
 
 class ResearchController(OuterController):
@@ -53,15 +78,23 @@ class ResearchController(OuterController):
         self.sessions = 0
         self.tried: list[str] = []
         self.pending: dict[str, dict[str, Any]] = {}  # mechanism id -> effect window bookkeeping
+        self.seen: list[str] = []  # every mechanism this controller archived or reused in this run
+        self.last_session = 0  # the iteration of the latest session (the need trigger's gap)
+        self.injected_at: dict[str, int] = {}  # mechanism id -> the iteration it went live
+        self.verdicts: dict[str, str] = {}  # mechanism id -> its measured effect's verdict in this run
+        self.answered: list[str] = []  # mechanisms that stopped paying and have had their session
+        self._memory: ArchiveMemory | None = None  # read at the first session: fixed by the run's horizon
+        self._scope: Scope | None = None
 
     # ---- OuterController --------------------------------------------------------------------------
     def before_step(self, view: LoopView) -> Iterator[Decision]:
         yield from self._measure_effects(view, final=False)
-        if view.iteration < self.every or view.iteration % self.every:
+        need = self._due(view)
+        if need is None:
             return
         if not view.runs_mechanisms or len(view.mechanisms) >= self.max_active:
             return
-        yield from self._session(view)
+        yield from self._session(view, need)
 
     def on_rollback(self, view: LoopView, mech: MechanismView, failure: HookFailure) -> Decisions:
         self.pending.pop(mech.id, None)  # the archive side is the ArchiveBookkeeper's
@@ -79,35 +112,104 @@ class ResearchController(OuterController):
         yield from self._measure_effects(view, final=True)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"sessions": self.sessions, "tried": self.tried, "pending": self.pending}
+        return {"sessions": self.sessions, "tried": self.tried, "pending": self.pending, "seen": self.seen,
+                "last_session": self.last_session, "injected_at": self.injected_at, "verdicts": self.verdicts,
+                "answered": self.answered}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sessions = int(state.get("sessions", 0))
         self.tried = list(state.get("tried", []))
         self.pending = dict(state.get("pending", {}))
+        self.seen = list(state.get("seen", []))
+        self.last_session = int(state.get("last_session", 0))
+        self.injected_at = {str(k): int(v) for k, v in dict(state.get("injected_at", {})).items()}
+        self.verdicts = {str(k): str(v) for k, v in dict(state.get("verdicts", {})).items()}
+        self.answered = list(state.get("answered", []))
+
+    # ---- when ---------------------------------------------------------------------------------------
+    def _due(self, view: LoopView) -> Need | None:
+        if view.config.level2_trigger == "every":
+            return None if view.iteration < self.every or view.iteration % self.every else _PERIODIC
+        return session_need(view.history, view.space, view.direction, iteration=view.iteration, every=self.every,
+                            last_session=self.last_session, mechanisms=view.mechanisms,
+                            injected_at=self.injected_at, verdicts=self.verdicts, answered=self.answered)
+
+    def _scope_of(self, view: LoopView) -> Scope:
+        if self._scope is None:
+            self._scope = scope_of(view.config.domain, view.space.to_dict())
+        return self._scope
+
+    def _memory_of(self, view: LoopView) -> ArchiveMemory:
+        if self._memory is None:
+            horizon = None if view.config.no_reuse else view.config.archive_horizon
+            self._memory = ArchiveMemory.load(self.archive, self._scope_of(view), horizon)
+        return self._memory
 
     # ---- one research session ---------------------------------------------------------------------
-    def _session(self, view: LoopView) -> Iterator[Decision]:
+    def _session(self, view: LoopView, need: Need) -> Iterator[Decision]:
         self.sessions += 1
-        space = view.space
-        history = view.history
+        self.last_session = view.iteration
+        if need.mechanism is not None:
+            self.answered.append(need.mechanism)
+        diagnosis = diagnose(view.history, view.space, view.direction, self.every)
+        recorded = diagnosis.to_json() | ({"trigger": need.reason} if need.reason else {})
+        at = _Session(view, diagnosis, recorded, f"{view.config.run_id}/s{self.sessions}")
+        memory = self._memory_of(view)
+        proven = self._next_proven(view, memory)
+        if proven is not None:
+            yield from self._reuse(at, proven)
+        else:
+            yield from self._research(at, memory)
+
+    def _next_proven(self, view: LoopView, memory: ArchiveMemory) -> ArchivedMechanism | None:
+        """The surest proven mechanism this run has not had yet (from the controller's own state, so a
+        session repeated after a crash decides as it did)."""
+        active = {m.id for m in view.mechanisms}
+        return next((m for m in memory.proven if m.id not in active and m.id not in self.seen), None)
+
+    def _reuse(self, at: _Session, mech: ArchivedMechanism) -> Iterator[Decision]:
+        view = at.view
         run_id = view.config.run_id
-        diagnosis = diagnose(history, space, view.direction, self.every)
-        data = ResearchInput(diagnosis=diagnosis, active=tuple(m.name for m in view.mechanisms),
+        self.seen.append(mech.id)
+        self._tried(mech.name, mech.family)
+        where = "a similar space" if mech.similar_space else view.config.domain
+        reason = f"reused: proven on {where}, effect {mech.estimate.describe()}"
+        self.archive.set_status(mech.id, "accepted", run_id=run_id, reason=reason, key=f"{run_id}:reused:{mech.id}")
+        self._open_effect_window(view, mech.id)
+        yield Inject(mech.id, mech.name, self.archive.source(mech.id))
+        yield Record(ResearchSessionEvent(
+            step=view.step, iteration=view.iteration, session_id=at.session_id, source=self.scientist.origin,
+            diagnosis=at.recorded_diagnosis, hypotheses=(), chosen=f"reuse: {mech.name}",
+            candidates=({"id": mech.id, "name": mech.name, "status": "accepted", "reason": reason, "parents": [],
+                         "reused": True, "estimate": mech.to_json()},)))
+
+    def _research(self, at: _Session, memory: ArchiveMemory) -> Iterator[Decision]:
+        view = at.view
+        space = view.space
+        data = ResearchInput(diagnosis=at.diagnosis, active=tuple(m.name for m in view.mechanisms),
                              tried=frozenset(self.tried), session_number=self.sessions,
                              space_text=format_space(space, view.search_config.frozen),
-                             history_text=format_history(history, space), loop=view)
+                             history_text=format_history(view.history, space), loop=view,
+                             memory=None if memory.empty else memory)
         hypotheses = self.scientist.hypothesize(data)
-        chosen = max(hypotheses, key=lambda h: h.score) if hypotheses else None
+        ranking = rank(hypotheses, memory.family_scores)
+        chosen = ranking.chosen
+        plan = self._plan(view, chosen, memory) if chosen else FRESH
+        if plan.mode != "fresh":
+            data = replace(data, plan=plan)
         candidates: list[dict[str, Any]] = []
         candidate = self.scientist.write(chosen, data) if chosen else None
         rounds = 0
         while candidate is not None:
-            self.tried.append(candidate.name)
+            self._tried(candidate.name, str(candidate.session.get("family") or candidate.name))
             vetting = self.vetter.vet(candidate, space.to_dict(), view.direction)
-            mech_id = self._archive(run_id, candidate, vetting, view.step, len(candidates))
-            candidates.append({"id": mech_id, "name": candidate.name, "status": vetting.status,
-                               "reason": vetting.reason, "parents": list(candidate.parents)})
+            mech_id = self._archive(view.config.run_id, candidate, vetting, view.step, len(candidates))
+            self.seen.append(mech_id)
+            entry: dict[str, Any] = {"id": mech_id, "name": candidate.name, "status": vetting.status,
+                                     "reason": vetting.reason, "parents": list(candidate.parents)}
+            if "mode" in candidate.session:
+                entry["mode"] = candidate.session["mode"]
+            candidates.append(entry)
             if vetting.accepted:
                 self._open_effect_window(view, mech_id)
                 yield Inject(mech_id, candidate.name, self.archive.source(mech_id))
@@ -119,11 +221,28 @@ class ResearchController(OuterController):
                 break
             failed = replace(candidate, notes={**candidate.notes, "id": mech_id})
             candidate = self.scientist.repair(failed, vetting.text, rounds, data)
+        recorded = tuple(h.to_json() | ranking.recorded(h) for h in hypotheses)
         yield Record(ResearchSessionEvent(
-            step=view.step, iteration=view.iteration, session_id=f"{run_id}/s{self.sessions}",
-            source=self.scientist.origin, diagnosis=diagnosis.to_json(),
-            hypotheses=tuple(h.to_json() for h in hypotheses), chosen=chosen.bottleneck if chosen else "",
+            step=view.step, iteration=view.iteration, session_id=at.session_id, source=self.scientist.origin,
+            diagnosis=at.recorded_diagnosis, hypotheses=recorded, chosen=chosen.bottleneck if chosen else "",
             candidates=tuple(candidates)))
+
+    def _plan(self, view: LoopView, chosen: Hypothesis, memory: ArchiveMemory) -> SessionPlan:
+        if not memory.parents:
+            return FRESH
+        return plan_session(chosen, memory.parents, active=[m.id for m in view.mechanisms],
+                            measured=memory.family_scores.keys(), seed=f"horizon {view.config.archive_horizon}",
+                            recipe_id=self._archived_recipe(chosen.recipe))
+
+    def _archived_recipe(self, name: str | None) -> str | None:
+        recipe = find_recipe(name) if name else None
+        if recipe is None:
+            return None
+        mid = MechanismSource(recipe_source(recipe)).sha256
+        return mid if mid in self.archive else None
+
+    def _tried(self, name: str, family: str) -> None:
+        self.tried += [name] if family == name else [name, family]
 
     def _archive(self, run_id: str, candidate: Candidate, vetting: Vetting, step: int, n: int) -> str:
         record = self.archive.add(
@@ -135,13 +254,8 @@ class ResearchController(OuterController):
 
     def _open_effect_window(self, view: LoopView, mech_id: str) -> None:
         """What the search looked like at injection; _measure_effects compares M iterations later."""
-        recent = view.history[-self.every:]
-        window = [t.value for t in recent if t.value is not None]
-        best = view.best
-        self.pending[mech_id] = {"step": view.step, "iteration": view.iteration,
-                                 "best_before": best.value if best else None,
-                                 "median_before": statistics.median(window) if window else None,
-                                 "fail_before": failure_rate(recent)}
+        self.pending[mech_id] = effect_window.open_window(view, self.every)
+        self.injected_at[mech_id] = view.iteration
 
     # ---- effect of an injected mechanism ------------------------------------------------------------
     def _measure_effects(self, view: LoopView, *, final: bool) -> Iterator[Decision]:
@@ -152,36 +266,17 @@ class ResearchController(OuterController):
             if done <= 0:
                 del self.pending[mech_id]
                 continue
-            effect = _effect(start, view.history[-done:], view, done)
+            effect = effect_window.measure(start, view.history[-done:], view, done)
             del self.pending[mech_id]
+            self.verdicts[mech_id] = effect["verdict"]
             run_id = view.config.run_id
-            self.archive.record_effect(mech_id, run_id=run_id, effect=effect, key=f"{run_id}:effect:{mech_id}")
+            # the archive's record also says where it was measured and how it compares across runs
+            recorded = {**effect, "score": effect_window.score(start, effect, view),
+                        "scope": self._scope_of(view).to_json()}
+            self.archive.record_effect(mech_id, run_id=run_id, effect=recorded, key=f"{run_id}:effect:{mech_id}")
             yield Record(EffectMeasured(step=view.step, iteration=view.iteration, mechanism=mech_id, effect=effect))
             if effect["verdict"] == "worse" and view.runs_mechanisms:
                 reason = f"made the search worse: {effect['why']}"
                 self.archive.set_status(mech_id, "rolled-back", run_id=run_id, reason=reason,
                                         key=f"{run_id}:reverted:{mech_id}")
                 yield Rollback(mech_id, reason)
-
-
-def _effect(start: dict[str, Any], after: Sequence[TrialRecord], view: LoopView, window: int) -> dict[str, Any]:
-    direction = view.direction
-    best_after = view.best.value if view.best else None
-    before = start["best_before"]
-    delta = None if before is None or best_after is None else best_after - before
-    improved = before is not None and best_after is not None and gain(best_after, before, direction) > 0
-    values = [t.value for t in after if t.value is not None]
-    median_after = statistics.median(values) if values else None
-    fail_after = failure_rate(after)
-    median_before = start["median_before"]
-    margin = max(view.noise_floor, 0.05 * abs(median_before or 0.0))
-    worse_median = (median_before is not None and median_after is not None
-                    and gain(median_after, median_before, direction) < -margin)
-    worse_fail = fail_after > start["fail_before"] + 0.3
-    verdict = "improved" if improved else ("worse" if worse_median or worse_fail else "neutral")
-    why = ""
-    if verdict == "worse":
-        why = (f"failure rate {start['fail_before']:.0%} -> {fail_after:.0%}" if worse_fail else
-               f"no new best, and the median trial value went {median_before:.6g} -> {median_after:.6g}")
-    return {"before": before, "after": best_after, "delta": delta, "window": window,
-            "median_before": median_before, "median_after": median_after, "verdict": verdict, "why": why}

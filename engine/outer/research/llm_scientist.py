@@ -2,7 +2,10 @@
 
 Round 1 explores hypotheses from any field, round 2 critiques them (impact x feasibility /
 complexity) and picks one, round 3 specifies the mechanism against the interface, round 4 writes
-the code; a repair round shows the model the gate and box reports of its failed candidate.
+the code; a repair round shows the model the gate and box reports of its failed candidate. Where the
+archive remembers earlier runs, round 1 is told what they measured, and rounds 3 and 4 the parents the
+session builds on (their sources, measured effects and hook counts: evolution_prompt.py); the candidate
+records those parents.
 """
 
 from __future__ import annotations
@@ -90,8 +93,11 @@ class LLMScientist:
         session = {"hypothesis": hypothesis.to_json(), "spec": spec.model_dump(), "bottleneck": hypothesis.bottleneck,
                    "prompts": {"specify": spec_messages[-1]["content"], "generate": code_messages[-1]["content"]},
                    "responses": {"code": code.code}}
+        plan = data.plan
+        if plan is not None and plan.mode != "fresh":
+            session |= {"mode": plan.mode, "family": "+".join(dict.fromkeys(p.family for p in plan.parents))}
         return Candidate(name=spec.name, source=MechanismSource(code.code.encode()), origin=self.origin,
-                         session=session)
+                         session=session, parents=plan.parent_ids if plan is not None else ())
 
     def repair(self, candidate: Candidate, report: str, round_number: int, data: ResearchInput) -> Candidate | None:
         code_text = candidate.source.data.decode("utf-8", "replace")
@@ -110,11 +116,14 @@ class LLMScientist:
         """A research prompt with the brief and the loop's reading, shortened rung by rung to fit the budget."""
         from bilevel_evolve.engine.llm.budget import fit_messages
         from bilevel_evolve.engine.llm.summary import format_history
+        from bilevel_evolve.engine.outer.research.evolution_prompt import memory_section, plan_section
         from bilevel_evolve.engine.outer.research.loop_reading import READINGS, read_loop
 
         def build(rung: int) -> list[dict[str, str]]:
             share, reading, trials = _RUNGS[rung]
-            values = {**self._values(data), **extra, "brief": self.briefing.brief_text(share)}
+            evolution = memory_section(data.memory) if template == "research_explore" else \
+                plan_section(data.plan, READINGS[reading].source_chars)
+            values = {**self._values(data), **extra, "brief": self.briefing.brief_text(share), "evolution": evolution}
             view = data.loop
             if view is None:
                 values["loop"] = "(not available)"

@@ -5,12 +5,21 @@ takes up the "no model of the objective" hypothesis if nothing has yet, and like
 for the obvious library it first writes a scikit-learn Gaussian process. The sandbox image has no
 scikit-learn, so that candidate fails the smoke test, is archived as rejected and rolled back, and
 the repair round rewrites it as a numpy surrogate: the paper's reverted case, in every demo.
+
+Where the session's plan names archived parents (engine/outer/research/evolution.py) it evolves them
+instead: it improves a parent by changing its tunable constants (the catalog says which, and within
+what bounds), or joins a parent with the chosen recipe into one mechanism (source_operators.py). When an
+operator cannot apply to a parent, it writes the chosen recipe as it is.
 """
 
 from __future__ import annotations
 
+import random
+
 from bilevel_evolve.engine.outer.research.candidates import Candidate, Hypothesis, ResearchInput
-from bilevel_evolve.engine.outer.research.recipes import PRIORITY, Recipe, get_recipe, recipe_source
+from bilevel_evolve.engine.outer.research.evolution import SessionPlan
+from bilevel_evolve.engine.outer.research.recipes import PRIORITY, Recipe, find_recipe, get_recipe, recipe_source
+from bilevel_evolve.engine.outer.research.source_operators import combine, mutate_constants
 from bilevel_evolve.ground.contract.source import MechanismSource
 
 # impact, feasibility, complexity per recipe: the critique's inputs (judgement, written down)
@@ -45,7 +54,48 @@ class OfflineScientist:
     def write(self, hypothesis: Hypothesis, data: ResearchInput) -> Candidate | None:
         if hypothesis.recipe is None:
             return None
-        return self._candidate(get_recipe(hypothesis.recipe), data, hypothesis.bottleneck, ())
+        recipe = get_recipe(hypothesis.recipe)
+        plan = data.plan
+        if plan is not None and plan.mode == "improve":
+            child = self._improved(plan, data, hypothesis.bottleneck)
+            if child is not None:
+                return child
+        if plan is not None and plan.mode == "combine":
+            child = self._combined(plan, recipe, data, hypothesis.bottleneck)
+            if child is not None:
+                return child
+        return self._candidate(recipe, data, hypothesis.bottleneck, ())
+
+    def _improved(self, plan: SessionPlan, data: ResearchInput, bottleneck: str) -> Candidate | None:
+        """The parent with some of its tunable constants changed (seeded by the run and the session)."""
+        parent = plan.parents[0]
+        recipes = [r for r in map(find_recipe, parent.families) if r is not None]
+        bounds = {k: v for r in recipes for k, v in r.tunable.items()}
+        mutation = mutate_constants(parent.source, bounds, random.Random(f"{plan.seed}:{parent.id}"), changes=2)
+        if mutation is None:
+            return None
+        changes = {k: list(v) for k, v in mutation.changes.items()}
+        what = ", ".join(f"{k} {a:g} -> {b:g}" for k, (a, b) in mutation.changes.items())
+        session = {"family": parent.family, "mode": "improve", "bottleneck": bottleneck,
+                   "description": f"{parent.name} (generation {parent.generation}) with {what}",
+                   "changes": changes, "parent_effect": parent.to_json(), "diagnosis": data.diagnosis.to_json()}
+        return Candidate(name=f"{parent.family}-g{parent.generation + 1}", source=MechanismSource.from_text(
+            mutation.source), origin=self.origin, session=session, parents=plan.parent_ids,
+            extra_imports=tuple(i for r in recipes for i in r.extra_imports))
+
+    def _combined(self, plan: SessionPlan, recipe: Recipe, data: ResearchInput, bottleneck: str) -> Candidate | None:
+        """The parent and the chosen recipe as one mechanism, each part's hooks called in turn."""
+        parent = plan.parents[0]
+        family = f"{parent.family}+{recipe.name}"
+        source = combine([parent.source, recipe_source(recipe).decode("utf-8")], name=family)
+        if source is None:
+            return None
+        recipes = [r for r in map(find_recipe, family.split("+")) if r is not None]
+        session = {"family": family, "mode": "combine", "bottleneck": bottleneck,
+                   "description": f"{parent.name} joined with {recipe.name}: {recipe.description}",
+                   "parent_effect": parent.to_json(), "diagnosis": data.diagnosis.to_json()}
+        return Candidate(name=family, source=MechanismSource.from_text(source), origin=self.origin, session=session,
+                         parents=plan.parent_ids, extra_imports=tuple(i for r in recipes for i in r.extra_imports))
 
     def repair(self, candidate: Candidate, report: str, round_number: int, data: ResearchInput) -> Candidate | None:
         name = _REPAIRS.get(candidate.name)

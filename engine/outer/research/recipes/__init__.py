@@ -34,6 +34,9 @@ class Recipe(BaseModel):
     extra_imports: tuple[str, ...] = ()
     expected_status: ExpectedStatus = "accepted"
     description: str
+    # Module constants the offline scientist may change when it improves an archived mechanism of this
+    # family (engine/outer/research/source_operators.py), each within its (low, high).
+    tunable: dict[str, tuple[float, float]] = {}
 
 
 _STATE: tuple[HookName, ...] = ("state_dict", "load_state_dict")
@@ -41,38 +44,44 @@ _STATE: tuple[HookName, ...] = ("state_dict", "load_state_dict")
 CATALOG: tuple[Recipe, ...] = (
     Recipe(
         name="tabu", file="tabu.py", targets=("repetition", "stagnation"), hooks=("review", "observe", *_STATE),
+        tunable={"TABU_SIZE": (4, 128), "RADIUS": (0.005, 0.2), "ATTEMPTS": (4, 96)},
         description="Tabu search: replaces a proposal that repeats (or nearly repeats) a recent point by a "
         "perturbed incumbent that moves the least-varied parameter out of the tabu region.",
     ),
     Recipe(
         name="bandit", file="bandit.py", targets=("unexplored", "stagnation", "repetition"),
-        hooks=("propose", "observe", *_STATE),
+        hooks=("propose", "observe", *_STATE), tunable={"EXPLORATION": (0.1, 4.0), "PRIOR_REWARD": (0.01, 1.0)},
         description="Multi-scale bandit: UCB1 over (parameter, small/medium/large step, direction) arms; "
         "proposes the incumbent moved by the chosen arm and credits the arm with the improvement.",
     ),
     Recipe(
         name="orthogonal", file="orthogonal.py", targets=("unexplored", "repetition"),
-        hooks=("guide", "propose", *_STATE),
+        hooks=("guide", "propose", *_STATE), tunable={"BINS": (2, 12), "FOCUS": (1, 8), "RADIUS": (0.05, 0.5)},
         description="Orthogonal exploration: focuses the proposer on the least covered parameters and, every "
         "other iteration, proposes the next point of a Latin-hypercube design around the incumbent.",
     ),
     Recipe(
         name="annealing", file="annealing.py", targets=("plateau", "stagnation"), hooks=("accept", *_STATE),
+        tunable={"START_TEMPERATURE": (0.02, 1.0), "COOLING": (0.5, 0.99), "MAX_LOSS": (0.1, 4.0)},
         description="Annealing acceptance: the Metropolis rule keeps slightly worse trials with a probability "
         "that cools over the iterations, so the incumbent can walk off a plateau.",
     ),
     Recipe(
         name="restart", file="restart.py", targets=("stagnation", "plateau"), hooks=("propose", *_STATE),
+        tunable={"STALL": (2, 20), "RADIUS": (0.05, 0.8), "GROWTH": (1.1, 3.0), "CHOICE_RESAMPLE": (0.05, 1.0)},
         description="Restart on stagnation: after 6 trials without a new best, proposes a random point around "
         "the best in every dimension; fruitless restarts widen the radius.",
     ),
     Recipe(
         name="surrogate", file="surrogate.py", targets=("no-model", "unexplored"), hooks=("propose", *_STATE),
+        tunable={"MIN_TRIALS": (3, 24), "CANDIDATES": (64, 2048), "LOCAL_SIGMA": (0.02, 0.4), "RIDGE": (1e-4, 1.0),
+                 "KAPPA": (0.1, 4.0)},
         description="RBF kernel-ridge surrogate (numpy): fits the history in unit space, length scale by "
         "leave-one-out, and proposes the best predicted of seeded random candidates.",
     ),
     Recipe(
         name="noise_guard", file="noise_guard.py", targets=("noise", "plateau"), hooks=("propose", "accept", *_STATE),
+        tunable={"NOISE_MULT": (0.5, 6.0), "CONFIRM_SHARE": (0.01, 0.5)},
         description="Noise guard: re-measures incumbents won by a small margin, keeps the re-measurement, and "
         "vetoes improvements smaller than twice the pooled noise of repeated points.",
     ),
@@ -125,6 +134,11 @@ def get_recipe(name: str) -> Recipe:
 def recipe_source(recipe: Recipe) -> bytes:
     """The recipe's exact source bytes, read as package data (the module is never imported)."""
     return resources.files(__name__).joinpath(recipe.file).read_bytes()
+
+
+def find_recipe(name: str) -> Recipe | None:
+    """The recipe of this name, or None (a family name that is not a catalog recipe)."""
+    return _BY_NAME.get(name)
 
 
 def pick_recipe(bottleneck: str, tried: set[str]) -> Recipe | None:
