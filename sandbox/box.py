@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -139,7 +140,8 @@ def _run_container(client: docker.DockerClient, settings: dict[str, Any], job: d
             sock.close()
         timed_out = False
         try:
-            client.api.wait(container_id, timeout=limits.deadline_s + limits.host_grace_s)
+            # whole seconds (the SDK's type), rounded up so the host's deadline never comes early
+            client.api.wait(container_id, timeout=math.ceil(limits.deadline_s + limits.host_grace_s))
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
             # the SDK reports a wait past its timeout either way; a lost engine is not the mechanism's fault
             client.ping()

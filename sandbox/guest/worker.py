@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import json
 import os
 import sys
@@ -154,7 +155,8 @@ def main() -> int:
         pass
     # Line-buffered, so what the mechanism printed survives even when it is killed mid-way.
     for stream in (sys.stdout, sys.stderr):
-        stream.reconfigure(line_buffering=True)
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
     commands = os.fdopen(args.cmd_fd, "rb", buffering=0)
     replies = os.fdopen(args.res_fd, "wb", buffering=0)
     session = Session(args.mechanism)
