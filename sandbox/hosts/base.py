@@ -70,7 +70,7 @@ class LocalProcessHost:
 
     def __init__(self, work_dir: Path, *, call_limit_s: float = DEFAULT_CALL_LIMIT_S,
                  incremental_history: bool = True) -> None:
-        self.work_dir = work_dir
+        self.work_dir = work_dir.absolute()  # the workers run in another directory
         self.call_limit_s = call_limit_s
         self.incremental_history = incremental_history
         self._workers: dict[str, Worker] = {}
