@@ -101,6 +101,8 @@ _MAX_INT = 2**63  # a larger integer is kept as (fitted) text: its digits are un
 def fit_text(value: object, limit: int = MAX_TEXT_CHARS, *, one_line: bool = False) -> str:
     """`clean_text` whose result is at most `limit` characters, the cut note and escapes included
     (clean_text caps what arrived; its escapes can make it longer). Applying it again changes nothing."""
+    if type(value) is str and len(value) <= limit and not (_CHANGES_ONE_LINE if one_line else _CHANGES).search(value):
+        return value  # plain and short: what clean_text would return, without its work
     text = clean_text(value, limit, one_line=one_line)
     if len(text) <= limit:
         return text
@@ -179,8 +181,32 @@ def fit_fields(fields: Mapping[str, Any], *, text_limit: int = MAX_TEXT_CHARS, t
     within the limits, in the order given; the field names are the caller's own, kept as they are and
     not counted. A field with its default value (empty, zero, None) costs nothing, so a record read
     back with its defaults filled in fits the same way, provided its fields come in the same order."""
+    if _plain_fields(fields, text_limit, text_budget, max_items):
+        return dict(fields)
     walk = _Walk(text_limit, text_budget, max_items, max_depth)
     return {name: walk.node(value, 1) for name, value in fields.items()}
+
+
+def _plain_fields(fields: Mapping[str, Any], text_limit: int, text_budget: int, max_items: int) -> bool:
+    """True when fitting would change nothing: scalars, and texts (and flat dicts of those) that are
+    plain and short — what nearly every trace event holds, checked without building anything."""
+    chars = items = 0
+    for value in fields.values():
+        for leaf in value.values() if type(value) is dict else (value,):
+            items += 1
+            kind = type(leaf)
+            if kind is str:
+                if len(leaf) > text_limit or _CHANGES.search(leaf):
+                    return False
+                chars += len(leaf)
+            elif not (leaf is None or kind is bool or kind is float or (kind is int and -_MAX_INT < leaf < _MAX_INT)):
+                return False
+        if type(value) is dict:
+            for key in value:  # keys count against the text budget too, as the walk counts them
+                if type(key) is not str or len(key) > 200 or _CHANGES_ONE_LINE.search(key):
+                    return False
+                chars += len(key)
+    return chars <= text_budget and items <= max_items
 
 
 def for_terminal(value: object, limit: int = MAX_TEXT_CHARS) -> str:

@@ -269,9 +269,10 @@ class InnerLoop(OuterDecisions):
 
     def _stop_if_failing(self, step: int, iteration: int, baseline: bool, result: TrialResult) -> None:
         """Fail fast (engine.run.fail_fast): raise before this step is checkpointed, so a resume redoes it."""
+        if self.fail_fast is None or result.status == "ok":  # the common case: no path to look up
+            return
         trial_dir = self.store.trial_dir(step)
-        stop = None if self.fail_fast is None else self.fail_fast.check(step, baseline, result, self.state.history,
-                                                                        trial_dir)
+        stop = self.fail_fast.check(step, baseline, result, self.state.history, trial_dir)
         if stop is not None:
             self._emit(RunStopped(step=step, iteration=iteration, reason=stop.reason, trial_dir=str(trial_dir),
                                   fix=stop.fix or ""))

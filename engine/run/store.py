@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from bilevel_evolve.engine.run.events import Event, fitted_fields, parse_event
 from bilevel_evolve.engine.wiring.run_config import FORMAT_VERSION, RunConfig
@@ -44,14 +45,18 @@ class Checkpoint(BaseModel):
     agent_state: dict[str, Any] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _encodable(cls, data: Any) -> Any:
-        """Mechanism names (and whatever else a host reported) made encodable; nothing is cut or dropped:
-        every value of a checkpoint is needed whole to resume."""
-        unlimited = sys.maxsize
-        return fitted_fields(cls, data, text_limit=unlimited, text_budget=unlimited, max_items=unlimited,
-                             max_depth=unlimited)
+    def to_json(self) -> bytes:
+        """The checkpoint as JSON. A state a host reported may hold text JSON cannot encode (a lone
+        surrogate in a mechanism's name): only then are its texts made encodable, and nothing is cut or
+        dropped, since every value of a checkpoint is needed whole to resume. The common case costs one
+        encoding, not a walk over every value at every step."""
+        try:
+            return self.model_dump_json().encode()
+        except (PydanticSerializationError, UnicodeEncodeError):
+            unlimited = sys.maxsize
+            fitted = fitted_fields(Checkpoint, self.model_dump(), text_limit=unlimited, text_budget=unlimited,
+                                   max_items=unlimited, max_depth=unlimited)
+            return Checkpoint.model_validate(fitted).model_dump_json().encode()
 
 
 class RunStore:
@@ -172,7 +177,7 @@ class RunStore:
         durable = force_durable or now - self._last_sync >= self.durable_every_s
         if durable and self._trace_fh is not None:
             os.fsync(self._trace_fh.fileno())  # the trace must be durable before the checkpoint
-        atomic_write_bytes(self.path / CHECKPOINT_FILE, checkpoint.model_dump_json().encode(), fsync=durable)
+        atomic_write_bytes(self.path / CHECKPOINT_FILE, checkpoint.to_json(), fsync=durable)
         if durable:
             self._last_sync = now
 
