@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kill_resume import decided_trials
 from ray_cluster import RayCluster, require_ray, two_node_cluster
 
 from bilevel_evolve.engine.cli.main import main
@@ -59,13 +60,6 @@ def _evolve(args: list[str], cwd: Path, cluster: RayCluster | None = None) -> su
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _decisions(run_dir: Path) -> list[tuple]:
-    events = [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
-    accepted = {e["step"]: e["accepted"] for e in events if e["kind"] == "decision"}
-    trials = [e for e in events if e["kind"] == "trial"]
-    assert [t["step"] for t in trials] == list(range(len(trials))), "a trial was lost or traced twice"
-    return [(t["step"], t["params"], t["value"], t["status"], accepted[t["step"]]) for t in trials]
-
 
 def _finish(proc: subprocess.Popen[bytes]) -> None:
     _, err = proc.communicate(timeout=HANG_GUARD_S)
@@ -73,7 +67,7 @@ def _finish(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.slow
-def test_a_ray_run_and_its_local_twin_take_the_same_decisions(cluster: RayCluster, tmp_path: Path) -> None:
+def test_a_ray_run_and_its_local_twin_take_the_samedecided_trials(cluster: RayCluster, tmp_path: Path) -> None:
     local_spec, _ = _spec(tmp_path, "local", 0.05)
     ray_spec, ray_marks = _spec(tmp_path, "ray", 0.05)
     local = _evolve(_args(local_spec, tmp_path / "local"), tmp_path)
@@ -81,7 +75,7 @@ def test_a_ray_run_and_its_local_twin_take_the_same_decisions(cluster: RayCluste
                      tmp_path, cluster)
     _finish(local)
     _finish(on_ray)
-    assert _decisions(tmp_path / "ray") == _decisions(tmp_path / "local")
+    assert decided_trials(tmp_path / "ray") == decided_trials(tmp_path / "local")
     assert (tmp_path / "ray" / "trials" / "00003" / "command.log").is_file()  # the files came back with the task
     ran_on = {line.split()[2] for line in ray_marks.read_text().splitlines() if line.startswith("start")}
     assert len(ran_on) == 2, f"the trials ran on {ran_on}, not on both nodes"
@@ -104,7 +98,7 @@ def test_a_killed_worker_node_loses_no_trial_and_repeats_none(tmp_path: Path) ->
         cluster.worker.kill()
         _finish(run)
     _finish(_evolve(_args(local_spec, tmp_path / "local"), tmp_path))
-    assert _decisions(tmp_path / "ray") == _decisions(tmp_path / "local")
+    assert decided_trials(tmp_path / "ray") == decided_trials(tmp_path / "local")
     log = (tmp_path / "ray" / "log.jsonl").read_text()
     assert '"trial_requeued"' in log, "the kill found no trial in flight on the node"
 

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from kill_resume import reference_run, run_with_kills
+from kill_resume import decided_trials, reference_run, run_with_kills
 
 OBJECTIVE = '''
 import time
@@ -28,13 +28,6 @@ def objective(params):
 '''
 
 
-def _sequence(run_dir: Path) -> list[tuple]:
-    events = [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
-    decisions = {e["step"]: e["accepted"] for e in events if e["kind"] == "decision"}
-    trials = [e for e in events if e["kind"] == "trial"]
-    assert [t["step"] for t in trials] == list(range(len(trials))), "a trial was lost or repeated"
-    return [(t["step"], t["params"], t["value"], t["status"], decisions[t["step"]]) for t in trials]
-
 
 @pytest.mark.slow
 def test_resume_after_repeated_sigkill_matches_an_uninterrupted_run(tmp_path: Path) -> None:
@@ -43,13 +36,13 @@ def test_resume_after_repeated_sigkill_matches_an_uninterrupted_run(tmp_path: Pa
     common = ["--domain", f"function:{objective}", "--iterations", "200", "--seed", "11", "--no-progress"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     reference_run(common, tmp_path / "ref", env=env, cwd=tmp_path)
-    reference = _sequence(tmp_path / "ref")
+    reference = decided_trials(tmp_path / "ref")
 
     run_dir = tmp_path / "killed"
     # anywhere in the first 80 % of the run: the rest leaves every kill time to land before the end
     kill_after = random.Random(1234).sample(range(1, int(0.8 * len(reference))), 5)
     kills = run_with_kills(common, run_dir, env=env, cwd=tmp_path, kill_after=kill_after)
     assert len(kills) >= 3, f"only {kills} kills landed mid-run; the test did not test resume"
-    assert _sequence(run_dir) == reference
+    assert decided_trials(run_dir) == reference
     resumed = [json.loads(x) for x in (run_dir / "trace.jsonl").read_text().splitlines()]
     assert sum(1 for e in resumed if e["kind"] == "run_resumed") >= 1

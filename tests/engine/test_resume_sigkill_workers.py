@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
-from kill_resume import reference_run, run_with_kills
+from kill_resume import decided_trials, reference_run, run_with_kills
 
 # Each trial notes its start and end (its step is its directory's name) and sleeps a seeded while, so
 # that the two trials in flight finish in either order.
@@ -25,13 +25,6 @@ SPEC = {"command": ["sh", "trial.sh"], "metric_regex": "score: ([0-9.eE+-]+)", "
         "space": {"x": {"type": "float", "low": -5, "high": 5, "default": 3},
                   "y": {"type": "float", "low": -5, "high": 5, "default": -3}}}
 
-
-def _sequence(run_dir: Path) -> list[tuple]:
-    events = [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
-    decisions = {e["step"]: e["accepted"] for e in events if e["kind"] == "decision"}
-    trials = [e for e in events if e["kind"] == "trial"]
-    assert [t["step"] for t in trials] == list(range(len(trials))), "a trial was lost or repeated"
-    return [(t["step"], t["params"], t["value"], t["status"], decisions[t["step"]]) for t in trials]
 
 
 def _recorded(run_dir: Path) -> set[int]:
@@ -53,7 +46,7 @@ def test_sigkill_and_resume_with_two_workers_loses_and_repeats_nothing(tmp_path:
     reference_marks, marks = tmp_path / "reference.marks", tmp_path / "killed.marks"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     reference_run(common, tmp_path / "ref", env={**env, "MARKS": str(reference_marks)}, cwd=tmp_path)
-    reference = _sequence(tmp_path / "ref")
+    reference = decided_trials(tmp_path / "ref")
 
     run_dir = tmp_path / "killed"
     at_kills: list[tuple[set[int], int]] = []  # (steps recorded, lines in the marks file) at each kill
@@ -65,7 +58,7 @@ def test_sigkill_and_resume_with_two_workers_loses_and_repeats_nothing(tmp_path:
     kills = run_with_kills(common, run_dir, env={**env, "MARKS": str(marks)}, cwd=tmp_path, kill_after=kill_after,
                            after_kill=note)
     assert len(kills) >= 3, f"only {kills} kills landed mid-run; the test did not test resume"
-    assert _sequence(run_dir) == reference
+    assert decided_trials(run_dir) == reference
     lines = marks.read_text().splitlines()
     for recorded, position in at_kills:
         started_again = {int(line.split()[1]) for line in lines[position:] if line.startswith("start")}

@@ -7,29 +7,16 @@ import os
 from pathlib import Path
 
 import pytest
+from interrupted_run import interrupted_run
 
-from bilevel_evolve.domains.registry import load_domain
-from bilevel_evolve.engine.agents.offline import OfflineAgent
 from bilevel_evolve.engine.cli.main import main
-from bilevel_evolve.engine.run.loop import InnerLoop
-from bilevel_evolve.engine.run.store import RunStore
-from bilevel_evolve.engine.wiring.run_config import RunConfig
 from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.errors import EXIT_USAGE, EvolveError, UsageError
 from bilevel_evolve.mechanism_archive.archive import Archive
 
 
 def _interrupted_run(tmp_path: Path, steps: int = 3) -> Path:
-    """A run stopped after `steps` steps with its checkpoint `running`, as a kill leaves it."""
-    config = RunConfig(run_id="cut", domain="function:branin", iterations=6, seed=2)
-    run_dir = tmp_path / "run"
-    store = RunStore.create(run_dir, config)
-    loop = InnerLoop(store, config, load_domain(config.domain), OfflineAgent())
-    loop.start()
-    for _ in range(steps):
-        loop.advance()
-    store.close()
-    return run_dir
+    return interrupted_run(tmp_path, steps=steps, iterations=6)
 
 
 def _precious(tmp_path: Path) -> Path:

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from interrupted_run import interrupted_run
 
-from bilevel_evolve.domains.registry import load_domain
-from bilevel_evolve.engine.agents.offline import OfflineAgent
 from bilevel_evolve.engine.analysis.trace_numbers import summarize
 from bilevel_evolve.engine.cli.main import main
 from bilevel_evolve.engine.run.events import (
@@ -25,7 +24,6 @@ from bilevel_evolve.engine.run.events import (
     TrialFinished,
     parse_event,
 )
-from bilevel_evolve.engine.run.loop import InnerLoop
 from bilevel_evolve.engine.run.store import Checkpoint, RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
 from bilevel_evolve.ground.records import Hints, TrialRecord
@@ -106,16 +104,7 @@ def test_a_checkpoint_with_a_hostile_mechanism_name_saves_and_keeps_its_states_w
 
 
 def _interrupted_run(tmp_path: Path, steps: int = 4) -> Path:
-    """A function:branin run stopped after `steps` steps, its checkpoint `running` (as a kill leaves it)."""
-    config = RunConfig(run_id="cut", domain="function:branin", iterations=8, seed=2)
-    run_dir = tmp_path / "run"
-    store = RunStore.create(run_dir, config)
-    loop = InnerLoop(store, config, load_domain(config.domain), OfflineAgent())
-    loop.start()
-    for _ in range(steps):
-        loop.advance()
-    store.close()
-    return run_dir
+    return interrupted_run(tmp_path, steps=steps, iterations=8)
 
 
 def test_resume_and_report_read_the_trace_as_a_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -120,3 +120,12 @@ class _Attempt:
         stderr = self.stderr.read().decode(errors="replace")
         assert self.proc.returncode == 0, stderr
         assert run_status(self.run_dir) == "completed", stderr
+
+
+def decided_trials(run_dir: Path) -> list[tuple]:
+    """(step, params, value, status, accepted) of every trial in a run's trace, each step exactly once."""
+    events = [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
+    accepted = {e["step"]: e["accepted"] for e in events if e["kind"] == "decision"}
+    trials = [e for e in events if e["kind"] == "trial"]
+    assert [t["step"] for t in trials] == list(range(len(trials))), "a trial was lost or traced twice"
+    return [(t["step"], t["params"], t["value"], t["status"], accepted[t["step"]]) for t in trials]
