@@ -41,3 +41,9 @@ class OuterController:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         return None
+
+
+def cycle_due(iteration: int, every: int) -> bool:
+    """Whether a controller that acts every `every` iterations acts before this one: at 1 + every,
+    1 + 2 * every, ... (never before the first search iteration has a result to read)."""
+    return iteration > 1 and (iteration - 1) % every == 0

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from bilevel_evolve.engine.analysis.diagnosis import Diagnosis, diagnose
-from bilevel_evolve.engine.outer.base import OuterController
+from bilevel_evolve.engine.outer.base import OuterController, cycle_due
 from bilevel_evolve.engine.outer.decisions import ChangeConfig, Decisions
 from bilevel_evolve.ground.records import SearchConfig, Strategy
 
@@ -127,7 +127,7 @@ class ConfigController(OuterController):
 
     def before_step(self, view: LoopView) -> Decisions:
         iteration = view.iteration
-        if iteration <= 1 or (iteration - 1) % self.every:
+        if not cycle_due(iteration, self.every):
             return ()
         before = view.search_config
         d = diagnose(view.history, view.space, view.direction, self.every)

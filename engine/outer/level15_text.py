@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bilevel_evolve.domains.text.domain import PARAM, TextDomain
 from bilevel_evolve.domains.text.rubric import MAX_SCORE, Rubric
-from bilevel_evolve.engine.outer.base import OuterController
+from bilevel_evolve.engine.outer.base import OuterController, cycle_due
 from bilevel_evolve.engine.outer.decisions import Decisions, Record
 from bilevel_evolve.engine.run.events import PipelineChanged
 from bilevel_evolve.engine.text.lessons import PLANNED, VETOED, Lessons, learn
@@ -138,7 +138,7 @@ class PipelineController(OuterController):
 
     def before_step(self, view: LoopView) -> Decisions:
         iteration = view.iteration
-        if iteration <= 1 or (iteration - 1) % self.every:
+        if not cycle_due(iteration, self.every):
             return ()
         before = self.settings.current
         decision = self.analyst.decide(self._diagnose(view), before)
