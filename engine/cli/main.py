@@ -29,7 +29,11 @@ ERROR_CHARS = 20_000  # an error as printed (a rejection quotes the whole vettin
 
 
 def _add_run_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="start a new run", description="Start a new run.")
+    from bilevel_evolve.domains.registry import list_domains
+
+    domains = "\n".join(f"  {form:<34} {summary}" for form, summary in list_domains())
+    p = sub.add_parser("run", help="start a new run", description="Start a new run.",
+                       epilog=f"domains (--domain):\n{domains}", formatter_class=argparse.RawDescriptionHelpFormatter)
     RUN_OPTIONS.add_run_flags(p)
     p.set_defaults(handler=_cmd_run)
 

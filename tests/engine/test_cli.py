@@ -111,3 +111,12 @@ def test_check_never_writes_into_the_current_directory_by_default(tmp_path: Path
     assert temporary.is_dir() and tmp_path not in temporary.parents and temporary.name.startswith("evolve-check-m-")
     assert not (tmp_path / "runs").exists()
     temporary.rmdir()
+
+
+def test_run_help_lists_every_domain_form(capsys: pytest.CaptureFixture) -> None:
+    from bilevel_evolve.domains.registry import list_domains
+
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    shown = capsys.readouterr().out
+    assert all(form in shown for form, _ in list_domains())
