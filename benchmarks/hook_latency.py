@@ -114,10 +114,10 @@ def latency(hosts: dict[tuple[str, str], MechanismHost], calls: int, at: list[in
         for (kind, mode, mech, n), times in samples.items():
             block(hosts[(kind, mode)], mech, n, times)
     container = hosts[("container", "incremental")]
-    if isinstance(container, ContainerHost):  # the channel alone: engine -> Docker -> server and back
+    if isinstance(container, ContainerHost):  # the channel alone: engine -> Docker -> a server and back
         pings = samples[("container", "-", "ping, no mechanism", 0)] = []
         for _ in range(max(1, calls // BLOCK) * BLOCK):
-            pings.append(container.ping() * 1000)
+            pings.append(container.ping("noop") * 1000)
     out: dict[str, dict[str, Any]] = {}
     for (kind, mode, mech, n), times in samples.items():
         times.sort()

@@ -1,14 +1,16 @@
 """The one place where a sandbox container's settings are decided.
 
-Used for the per-candidate smoke-test container and for the long-lived mechanism host, so both get
-exactly the same confinement: no network, read-only root, size-capped tmpfs, memory without swap,
-a pids cap, no capabilities, no-new-privileges, a non-root user, an init that reaps, capped logs,
-a CPU quota, an explicit environment without secrets, and no Docker socket.
+Used for the per-candidate smoke-test container and for each live mechanism's container, so both
+get exactly the same confinement: no network, read-only root, size-capped tmpfs, memory without
+swap, a pids cap, no capabilities, no-new-privileges, a non-root user, an init that reaps (Docker's,
+or the command itself when it is one: the mechanism host's server), capped logs, a CPU quota, an
+explicit environment without secrets, and no Docker socket.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +69,12 @@ def hardened_settings(
     mechanism_dir: Path | None = None,
     name_tag: str = "",
     stdin: bool = False,
+    command_is_init: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `client.containers.create(**settings)`."""
+    """Keyword arguments for `client.containers.create(**settings)`. `command_is_init`: the command
+    runs as pid 1 and reaps what it inherits itself, instead of under Docker's init; `labels` are
+    added to the owner labels."""
     mounts = [Mount(target=dst, source=src, type="bind", read_only=True) for src, dst in harness_mounts()]
     if mechanism_dir is not None:
         mounts.append(Mount(target=MECHANISM_DIR_IN_CONTAINER, source=str(mechanism_dir), type="bind",
@@ -84,7 +90,7 @@ def hardened_settings(
         "image": image,
         "command": command,
         "name": container_name(kind, name_tag),
-        "labels": owner_labels(kind),
+        "labels": {**(labels or {}), **owner_labels(kind)},
         "user": SANDBOX_USER,
         "environment": environment,
         "working_dir": "/tmp",
@@ -101,7 +107,7 @@ def hardened_settings(
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
         "privileged": False,
-        "init": True,
+        "init": not command_is_init,
         "ipc_mode": "private",
         "ulimits": [Ulimit(name="core", soft=0, hard=0), Ulimit(name="nofile", soft=1024, hard=1024)],
         "log_config": LogConfig(type=LogConfig.types.JSON, config={"max-size": limits.log_max, "max-file": "1"}),

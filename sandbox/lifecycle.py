@@ -24,6 +24,7 @@ LABEL_HOST = "bilevel-evolve.host"
 LABEL_PID = "bilevel-evolve.pid"
 LABEL_PID_START = "bilevel-evolve.pid-start"
 LABEL_KIND = "bilevel-evolve.kind"
+LABEL_MECHANISM = "bilevel-evolve.mechanism"  # on a live mechanism's container: the mechanism it holds
 OWNER_VALUE = "bilevel-evolve"
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

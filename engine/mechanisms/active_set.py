@@ -1,8 +1,9 @@
 """The active mechanism set: calls every hook that exists, in archive order, every iteration.
 
 It counts each hook's calls and the decisions it changed, and takes out a mechanism whose hook
-raises, stalls or answers something invalid (rollback), so the loop always goes on with the
-previous set. The engine validates every answer itself: what a host returns is untrusted.
+raises, stalls, answers something invalid or goes over its time budget (rollback,
+`engine/mechanisms/budget.py`), so the loop always goes on with the previous set. The engine
+validates every answer itself: what a host returns is untrusted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bilevel_evolve.engine.mechanisms.budget import HookBudget, HookClock
 from bilevel_evolve.engine.mechanisms.ctx_json import CtxJson
 from bilevel_evolve.engine.run.events import Event, HintsGiven, HookCalled
 from bilevel_evolve.ground.contract.returns import check_return
@@ -42,6 +44,10 @@ class ActiveMechanism:
     def changed_decisions(self) -> int:
         return sum(s.changed for s in self.stats.values())
 
+    @property
+    def hook_seconds(self) -> float:
+        return sum(s.ms for s in self.stats.values()) / 1000
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "hooks": list(self.hooks), "injected_step": self.injected_step,
                 "stats": {h: vars(s) for h, s in self.stats.items()}}
@@ -54,13 +60,14 @@ class ActiveMechanism:
 
 class MechanismSet:
     def __init__(self, host: MechanismHost, seed: int, emit: Callable[[Event], None],
-                 on_rollback: RollbackCallback | None = None) -> None:
+                 on_rollback: RollbackCallback | None = None, budget: HookBudget | None = None) -> None:
         self.host = host
         self.seed = seed
         self.emit = emit
         self.on_rollback = on_rollback  # the inner loop installs its own
         self.active: list[ActiveMechanism] = []
         self.ctx_json = CtxJson()
+        self.clock = HookClock(budget or HookBudget())
 
     # ---- membership ---------------------------------------------------------------------------
     def add(self, mech_id: str, source: MechanismSource, step: int, state_json: str | None = None,
@@ -79,6 +86,7 @@ class MechanismSet:
         if mech is not None:
             self.active.remove(mech)
             self.host.unload(mech_id)
+            self.clock.forget(mech_id)
         return mech
 
     def ids(self) -> tuple[str, ...]:
@@ -216,6 +224,10 @@ class _Call:
             problems = check_return(hook, value, self.ctx_json["space"])
             if problems:
                 raise HookFailure(mech.id, hook, "invalid", "; ".join(problems))
+            seconds = time.perf_counter() - started
+            over = self.owner.clock.spend(mech.id, self.step, seconds, mech.hook_seconds + seconds)
+            if over is not None:
+                raise HookFailure(mech.id, hook, "over-budget", over)
         except HookFailure as failure:
             self.owner._fail(mech, failure)
             return _FAILED

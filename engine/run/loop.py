@@ -16,6 +16,7 @@ from bilevel_evolve.engine.agents.base import Agent, start_point
 from bilevel_evolve.engine.agents.batch import propose_many
 from bilevel_evolve.engine.analysis.trace_numbers import baseline_reference
 from bilevel_evolve.engine.mechanisms.active_set import ActiveMechanism, MechanismSet
+from bilevel_evolve.engine.mechanisms.budget import HookBudget
 from bilevel_evolve.engine.outer.base import OuterController
 from bilevel_evolve.engine.outer.view import LoopView, MechanismView
 from bilevel_evolve.engine.run.acceptance import AcceptanceRule, noise_floor
@@ -77,7 +78,7 @@ class InnerLoop(OuterDecisions):
         self.agent = agent
         self.on_step = on_step
         self.mechanisms = None if mechanism_host is None else MechanismSet(
-            mechanism_host, config.seed, self._emit, on_rollback=self._rolled_back)
+            mechanism_host, config.seed, self._emit, on_rollback=self._rolled_back, budget=HookBudget.of(config))
         self.outer = list(outer)
         self.mechanism_source = mechanism_source
         self.fail_fast = fail_fast

@@ -148,12 +148,12 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
 def _host(config: RunConfig, run_dir: Path) -> MechanismHost:
     if config.mechanism_runtime == "host":
         print(HOST_RUNTIME_WARNING, file=sys.stderr)
-        return LocalProcessHost(run_dir / "mechanism_host")
+        return LocalProcessHost(run_dir / "mechanism_host", max_return_bytes=config.mechanism_return_bytes)
     from bilevel_evolve.sandbox.hosts.container import HOST_LIMITS, ContainerHost
 
     limits = HOST_LIMITS.model_copy(update={"runtime": config.sandbox_runtime})
 
-    return ContainerHost(run_id=config.run_id, limits=limits)
+    return ContainerHost(run_id=config.run_id, limits=limits, max_return_bytes=config.mechanism_return_bytes)
 
 
 def _scientist(client: LLMClient | None, briefing: Briefing | None, archive: Archive | None) -> Scientist:

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from bilevel_evolve.ground.contract.interface import MAX_RETURN_BYTES, MAX_STATE_BYTES
+
 FORMAT_VERSION = 1
 LEVELS = ("1", "1.5", "2")
 
@@ -38,6 +40,11 @@ class RunConfig(BaseModel):
     archive: str | None = None
     mechanisms: tuple[str, ...] = ()  # archive ids of user mechanisms active from the first iteration
     mechanism_runtime: Literal["container", "host"] = "container"
+    # What one live mechanism may spend (engine/mechanisms/budget.py): seconds in hooks per iteration and
+    # over the run (None: 1 s per iteration), and bytes of JSON per hook call; past them it is rolled back.
+    mechanism_step_budget_s: float = Field(default=5.0, gt=0, le=3600)
+    mechanism_run_budget_s: float | None = Field(default=None, gt=0)
+    mechanism_return_bytes: int = Field(default=MAX_RETURN_BYTES, ge=1024, le=MAX_STATE_BYTES)
     level15_every: int = Field(default=5, ge=1)
     level2_every: int = Field(default=8, ge=2)
     # When a research session is called: every level2_every iterations, or when the trace shows it is needed

@@ -294,6 +294,15 @@ RUN_OPTIONS = RunOptionSchema([
     RunOption("--mechanism-runtime", "config.mechanism_runtime", section=_OUTER, ablate="each_run",
               help="where mechanism code runs: the sandbox container (default) or, for trusted "
               "code only, unconfined host processes"),
+    RunOption("--mechanism-step-budget", "config.mechanism_step_budget_s", metavar="S", section=_OUTER,
+              ablate="each_run", help="seconds one mechanism's hooks may take in one iteration, all together; "
+              "past it the mechanism is rolled back (%(default)s)"),
+    RunOption("--mechanism-run-budget", "config.mechanism_run_budget_s", metavar="S", section=_OUTER,
+              ablate="each_run", help="seconds one mechanism's hooks may take over the whole run; past it the "
+              "mechanism is rolled back (default: 1 s per iteration)"),
+    RunOption("--mechanism-return-bytes", "config.mechanism_return_bytes", metavar="N", section=_OUTER,
+              ablate="each_run", help="bytes of JSON one hook call may return; a mechanism that returns more is "
+              "rolled back (%(default)s)"),
     RunOption("--provider", "llm.provider", section=_LLM, help="openai | deepseek | any name with --base-url",
               ablate="each_run"),
     RunOption("--model", "llm.model", section=_LLM, ablate="each_run"),

@@ -50,6 +50,9 @@ MAX_DRAFT_BYTES = 64 * 1024  # the longest draft a stage hook may return (UTF-8)
 # one of these stages (read from the source, never by importing it); without one, after the revision.
 PIPELINE_STAGES: tuple[str, ...] = ("analysis", "hypotheses", "planning", "assessment", "revision")
 DEFAULT_STAGE_POSITION = "after:revision"
+# The most one hook call may return, as JSON (a run may set another budget): room for the longest draft a
+# stage may return with every character escaped (\uXXXX is 6 bytes for 1 of UTF-8), and its quotes.
+MAX_RETURN_BYTES = 6 * MAX_DRAFT_BYTES + 2
 
 # What a mechanism may import unless a gate policy says otherwise.
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (

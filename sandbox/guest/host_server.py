@@ -1,9 +1,11 @@
-"""The mechanism host's main process, inside the long-lived container. Standard library only.
+"""The mechanism host's server: the init process of one mechanism's container. Standard library only.
 
     /opt/venv/bin/python -I -m bilevel_evolve.sandbox.guest.host_server
 
-Protocol: one request per line on stdin, one reply per line on stdout. A line is a JSON header,
-optionally followed by a TAB and a payload (JSON text never holds a raw TAB or newline):
+Each active mechanism has a container of its own (sandbox/hosts/container.py), and this server is
+its pid 1: it keeps the mechanism's one worker process (sandbox/guest/worker.py) and passes
+requests to it. Protocol: one request per line on stdin, one reply per line on stdout. A line is a
+JSON header, optionally followed by a TAB and a payload (JSON text never holds a raw TAB or newline):
     {"id": 1, "op": "ping"}
     {"id": 2, "op": "load", "mech": ID, "source": TEXT, "state_json": TEXT|null, "limit_s": 60, "call_limit_s": 5}
     {"id": 3, "op": "call", "mech": ID, "hook": "observe", "limit_s": 5} TAB {"op": "call", "hook": ..., "ctx": ...}
@@ -17,29 +19,30 @@ mechanism itself raised; for load it is the import's answer: class, name, hooks)
 "ok": false, "kind": K, "reason": TEXT} with K in timeout/died/garbage when it did not; that worker
 is then killed.
 
-Each mechanism runs in its own worker process (sandbox/guest/worker.py) whose stdout/stderr are
-captured and capped by `Worker`, so nothing a mechanism prints reaches this channel. Every worker
-request has a deadline; a stalled worker is killed at its deadline, so one mechanism can delay the
-others by at most one deadline. This process makes itself non-dumpable so a mechanism (same uid)
-can open neither its stdin/stdout through /proc nor its memory.
+Why the server is the container's init (no docker-init above it): it makes itself non-dumpable,
+and a non-dumpable process's /proc entries (its fds, its memory, its environment) are closed to
+processes of the same uid without CAP_SYS_PTRACE, which the container has none of. So the
+mechanism's code can neither write into this channel (the container's stdout is held by this
+process alone: the worker's own stdout is a capped pipe) nor read the server's memory. And the
+kernel delivers to a pid namespace's init only the signals it handles, so the mechanism cannot
+kill or stop it either. As init it also reaps the orphans a mechanism leaves (setsid daemons).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
 import json
 import os
+import select
 import signal
 import sys
-import time
 from typing import Any
 
 from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
 from bilevel_evolve.sandbox.guest.worker_link import BadReply, Worker, WorkerDied, WorkerTimeout
 
-MECHANISM_ROOT = "/tmp/mechanisms"
+MECHANISM_DIR = "/tmp/mechanism"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 OUTPUT_EXCERPT = 300
 PR_SET_DUMPABLE = 4
@@ -60,43 +63,51 @@ def write_reply(line: bytes) -> None:
 
 
 class Server:
+    """One mechanism's worker, and the requests for it."""
+
     def __init__(self) -> None:
-        self.workers: dict[str, Worker] = {}
+        self.mech: str | None = None
+        self.worker: Worker | None = None
 
     def handle(self, req: dict[str, Any], payload: bytes | None) -> bytes:
         """The worker reply line that answers `req` (Fault when there is none)."""
         op = req.get("op")
         if op == "ping":
-            return json.dumps({"ok": True, "loaded": sorted(self.workers)}).encode()
+            return json.dumps({"ok": True, "loaded": [self.mech] if self.worker else []}).encode()
         mech = req.get("mech")
         if not isinstance(mech, str) or not mech:
             raise Fault("garbage", "the request names no mechanism")
         if op == "unload":
-            self._stop(mech)
+            if mech == self.mech:
+                self.stop()
             return b'{"ok": true}'
         if op == "load":
             return self._load(mech, req)
+        if mech != self.mech:
+            raise Fault("died", "the mechanism is not loaded in its container")
         limit = float(req["limit_s"])
         if op == "call" and payload is not None:  # the engine's request to the worker, passed on as is
-            return self._ask(mech, payload, limit, str(req["hook"]))
+            return self._ask(payload, limit, str(req["hook"]))
         if op == "state_dict":
-            return self._ask(mech, b'{"op": "state_dict"}', limit, "state_dict")
+            return self._ask(b'{"op": "state_dict"}', limit, "state_dict")
         raise Fault("garbage", f"unknown op {op!r}")
 
     def _load(self, mech: str, req: dict[str, Any]) -> bytes:
-        self._stop(mech)
+        if self.mech not in (None, mech):
+            raise Fault("garbage", "this container already holds another mechanism")
+        self.stop()
         source = str(req["source"]).encode("utf-8", "surrogatepass")
         if len(source) > MAX_SOURCE_BYTES:
             raise Fault("garbage", f"the source is {len(source)} bytes; at most {MAX_SOURCE_BYTES}")
-        folder = os.path.join(MECHANISM_ROOT, hashlib.sha256(mech.encode()).hexdigest()[:32])
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        path = os.path.join(folder, "mechanism.py")
+        os.makedirs(MECHANISM_DIR, mode=0o700, exist_ok=True)
+        path = os.path.join(MECHANISM_DIR, "mechanism.py")
         with open(path, "wb") as fh:
             fh.write(source)
         try:
-            self.workers[mech] = Worker(path)
+            self.worker = Worker(path)
         except OSError as exc:  # e.g. the container's pids limit
             raise Fault("died", f"could not start the mechanism's process: {exc}") from None
+        self.mech = mech
         load_s, call_s = float(req["limit_s"]), float(req["call_limit_s"])
         steps = [(b'{"op": "import"}', load_s, "import"), (b'{"op": "new"}', load_s, "MECHANISM()")]
         if req.get("state_json") is not None:
@@ -104,44 +115,41 @@ class Server:
             steps.append((line, call_s, "load_state_dict"))
         info = b""
         for line, limit, label in steps:
-            answer = self._ask(mech, line, limit, label)
+            answer = self._ask(line, limit, label)
             if label == "import":
                 info = answer
             if not _succeeded(answer):
-                self._stop(mech)
+                self.stop()
                 return answer
         return info
 
-    def _ask(self, mech: str, line: bytes, limit_s: float, label: str) -> bytes:
-        worker = self.workers.get(mech)
+    def _ask(self, line: bytes, limit_s: float, label: str) -> bytes:
+        worker = self.worker
         if worker is None:
-            raise Fault("died", "the mechanism is not loaded in the mechanism host")
-        deadline = time.monotonic() + limit_s
-        try:  # Worker's own line I/O, without decoding and re-encoding what passes through
-            worker._write(line + b"\n", deadline, label, limit_s)
-            return worker._read_line(deadline, label, limit_s)
+            raise Fault("died", "the mechanism is not loaded in its container")
+        try:  # the reply line is passed on undecoded: the engine decodes it as untrusted
+            return worker.exchange(line, limit_s, label)
         except WorkerTimeout as exc:
-            self._stop(mech)
+            self.stop()
             raise Fault("timeout", str(exc)) from None
         except WorkerDied as exc:
             reason = f"{exc}{_excerpt(worker)}"
-            self._stop(mech)
+            self.stop()
             raise Fault("died", reason) from None
         except BadReply as exc:
-            self._stop(mech)
+            self.stop()
             raise Fault("garbage", str(exc)) from None
 
-    def _stop(self, mech: str) -> None:
-        worker = self.workers.pop(mech, None)
+    def stop(self) -> None:
+        worker, self.worker = self.worker, None
         if worker is None:
             return
         with contextlib.suppress(OSError):  # the worker leads its own session: take its children too
             os.killpg(worker.proc.pid, signal.SIGKILL)
         worker.stop()
 
-    def stop_all(self) -> None:
-        for mech in list(self.workers):
-            self._stop(mech)
+    def worker_pid(self) -> int | None:
+        return None if self.worker is None else self.worker.proc.pid
 
 
 def _excerpt(worker: Worker) -> str:
@@ -155,7 +163,43 @@ def _nondumpable() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def serve(server: Server) -> None:
+class Orphans:
+    """As the container's init, the server inherits what a mechanism forked and left behind. When a
+    child exits (SIGCHLD), the signal wakes the serve loop through a pipe (`signal.set_wakeup_fd`), which
+    then waits for every exited child but the worker (its Worker waits for that one): between requests,
+    never in the middle of one."""
+
+    def __init__(self) -> None:
+        self.fd, wake = os.pipe()
+        for fd in (self.fd, wake):
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(wake, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # a handler, so the wakeup fd is written
+
+    def reap(self, keep: int | None) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self.fd, 512):
+                pass
+        reap_orphans(keep)
+
+
+def reap_orphans(keep: int | None) -> None:
+    """Wait for every exited child of this process but `keep`."""
+    me = str(os.getpid()).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == keep:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                state, parent = fh.read().rsplit(b")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if state == b"Z" and parent == me:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(int(entry), os.WNOHANG)
+
+
+def serve(server: Server, orphans: Orphans) -> None:
     buffer = bytearray()
     while True:
         newline = buffer.find(b"\n")
@@ -163,6 +207,11 @@ def serve(server: Server) -> None:
             if len(buffer) > MAX_REQUEST_BYTES:
                 write_reply(_fault(None, "garbage", "a request over the size cap"))
                 return
+            readable, _, _ = select.select([0, orphans.fd], [], [])
+            if orphans.fd in readable:
+                orphans.reap(server.worker_pid())
+            if 0 not in readable:
+                continue
             chunk = os.read(0, 65536)
             if not chunk:
                 return  # the engine closed the channel: the run is over
@@ -170,20 +219,23 @@ def serve(server: Server) -> None:
             continue
         line = bytes(buffer[:newline])
         del buffer[: newline + 1]
-        header, _, payload = line.partition(b"\t")
-        req_id: Any = None
-        try:
-            req = json.loads(header)
-            if not isinstance(req, dict):
-                raise Fault("garbage", "a request that is not a JSON object")
-            req_id = req.get("id")
-            answer = server.handle(req, payload or None)
-            reply = json.dumps({"id": req_id, "ok": True}).encode() + b"\t" + answer
-        except Fault as fault:
-            reply = _fault(req_id, fault.kind, fault.reason)
-        except Exception as exc:  # a malformed request: answer it, keep serving the others
-            reply = _fault(req_id, "garbage", f"bad request: {type(exc).__name__}: {exc}")
-        write_reply(reply)
+        write_reply(_answer(server, line))
+
+
+def _answer(server: Server, line: bytes) -> bytes:
+    header, _, payload = line.partition(b"\t")
+    req_id: Any = None
+    try:
+        req = json.loads(header)
+        if not isinstance(req, dict):
+            raise Fault("garbage", "a request that is not a JSON object")
+        req_id = req.get("id")
+        answer = server.handle(req, payload or None)
+        return json.dumps({"id": req_id, "ok": True}).encode() + b"\t" + answer
+    except Fault as fault:
+        return _fault(req_id, fault.kind, fault.reason)
+    except Exception as exc:  # a malformed request: answer it, keep serving
+        return _fault(req_id, "garbage", f"bad request: {type(exc).__name__}: {exc}")
 
 
 def _fault(req_id: Any, kind: str, reason: str) -> bytes:
@@ -193,7 +245,7 @@ def _fault(req_id: Any, kind: str, reason: str) -> bytes:
 def _succeeded(answer: bytes) -> bool:
     try:
         return json.loads(answer).get("ok") is True
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return False
 
 
@@ -201,12 +253,12 @@ def main() -> int:
     _nondumpable()
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
-    os.makedirs(MECHANISM_ROOT, mode=0o700, exist_ok=True)
+    os.makedirs(MECHANISM_DIR, mode=0o700, exist_ok=True)
     server = Server()
     try:
-        serve(server)
+        serve(server, Orphans())
     finally:
-        server.stop_all()
+        server.stop()
     return 0
 
 

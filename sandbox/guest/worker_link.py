@@ -96,14 +96,19 @@ class Worker:
         self.output = OutputCapture(self.proc.stdout, output_keep)
         self._buffer = b""
 
-    def request(self, req: dict[str, Any], limit_s: float, label: str) -> dict[str, Any]:
+    def exchange(self, line: bytes, limit_s: float, label: str) -> bytes:
+        """Send one request line and return the reply line as it came, undecoded: mechanism code
+        could have written it, so the caller decodes it as untrusted input."""
         deadline = time.monotonic() + limit_s
-        self._write(json.dumps(req).encode() + b"\n", deadline, label, limit_s)
-        line = self._read_line(deadline, label, limit_s)
+        self._write(line + b"\n", deadline, label, limit_s)
+        return self._read_line(deadline, label, limit_s)
+
+    def request(self, req: dict[str, Any], limit_s: float, label: str) -> dict[str, Any]:
+        line = self.exchange(json.dumps(req).encode(), limit_s, label)
         try:
             reply = json.loads(line)
-        except ValueError as exc:
-            raise BadReply(f"{label}: the worker sent something that is not JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than json can read
+            raise BadReply(f"{label}: the worker sent something that is not JSON ({type(exc).__name__})") from None
         if not isinstance(reply, dict) or "ok" not in reply:
             raise BadReply(f"{label}: the worker sent a malformed reply")
         return reply

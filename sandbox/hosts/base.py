@@ -3,8 +3,9 @@
 Both hosts speak the smoke-test worker's protocol (`sandbox/guest/worker.py`): one worker process
 per mechanism, one JSON request and reply per hook call, a deadline on every call. The worker keeps
 the history, so a call sends only the trials it lacks (`sandbox/hosts/history.py`;
-`incremental_history=False` sends the whole history every time, as the smoke test does).
-- `ContainerHost` (default) keeps the workers inside one long-lived hardened container per run.
+`incremental_history=False` sends the whole history every time, as the smoke test does). Both
+decode what a worker answers in one place (`sandbox/hosts/replies.py`), as untrusted input.
+- `ContainerHost` (default) gives every mechanism a hardened container of its own.
 - `LocalProcessHost` runs the workers as plain processes on the host: unconfined, for trusted code
   only, behind an explicit flag and with a warning on every run.
 """
@@ -12,31 +13,19 @@ the history, so a call sends only the trials it lacks (`sandbox/hosts/history.py
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from bilevel_evolve.ground.contract.interface import MAX_RETURN_BYTES
 from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.sandbox.guest.worker_link import BadReply, Worker, WorkerDied, WorkerTimeout
+from bilevel_evolve.sandbox.hosts import replies
 from bilevel_evolve.sandbox.hosts.history import HistoryFeed
+from bilevel_evolve.sandbox.hosts.outcomes import HookFailure as HookFailure
+from bilevel_evolve.sandbox.hosts.outcomes import Loaded as Loaded
 
 DEFAULT_CALL_LIMIT_S = 5.0
 LOAD_LIMIT_S = 60.0  # importing torch inside a fresh worker takes seconds
-
-
-class HookFailure(Exception):
-    """A mechanism broke its contract: it raised, stalled, died, or answered garbage."""
-
-    def __init__(self, mechanism: str, hook: str, kind: str, reason: str) -> None:
-        super().__init__(f"{hook}: {reason}")
-        self.mechanism, self.hook, self.kind, self.reason = mechanism, hook, kind, reason
-
-
-@dataclass(frozen=True)
-class Loaded:
-    class_name: str
-    name: str
-    hooks: tuple[str, ...]
 
 
 class MechanismHost(Protocol):
@@ -53,30 +42,22 @@ class MechanismHost(Protocol):
     def close(self) -> None: ...
 
 
-def decode_reply(mech_id: str, hook: str, reply: dict[str, Any]) -> Any:
-    """The value of a worker reply, or HookFailure naming what went wrong."""
-    if not reply.get("ok"):
-        where = f" ({reply['where']})" if reply.get("where") else ""
-        raise HookFailure(mech_id, hook, "raised", f"{reply.get('error', 'an error')}{where}")
-    if "unencodable" in reply:
-        raise HookFailure(mech_id, hook, "invalid", f"returned {reply['unencodable']}, which is not JSON data")
-    return json.loads(reply["value_json"]) if "value_json" in reply else None
-
-
 class LocalProcessHost:
     """Workers as host processes. No confinement: only for mechanisms you trust."""
 
     kind = "host"
 
     def __init__(self, work_dir: Path, *, call_limit_s: float = DEFAULT_CALL_LIMIT_S,
-                 incremental_history: bool = True) -> None:
+                 incremental_history: bool = True, max_return_bytes: int = MAX_RETURN_BYTES) -> None:
         self.work_dir = work_dir.absolute()  # the workers run in another directory
         self.call_limit_s = call_limit_s
         self.incremental_history = incremental_history
+        self.max_return_bytes = max_return_bytes
         self._workers: dict[str, Worker] = {}
         self._feeds: dict[str, HistoryFeed] = {}  # one per worker: what it holds of the history
 
     def load(self, mech_id: str, source: MechanismSource, state_json: str | None) -> Loaded:
+        self.unload(mech_id)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         path = self.work_dir / f"m_{mech_id[:16]}" / "mechanism.py"
         path.parent.mkdir(exist_ok=True)
@@ -84,26 +65,27 @@ class LocalProcessHost:
         self._workers[mech_id] = Worker(str(path))
         self._feeds[mech_id] = HistoryFeed(self.incremental_history)
         info = self._request(mech_id, {"op": "import"}, "import", LOAD_LIMIT_S)
-        self._request(mech_id, {"op": "new"}, "MECHANISM()", LOAD_LIMIT_S)
+        replies.raise_failure(mech_id, "import", info)
+        loaded = replies.loaded(mech_id, info)
+        replies.raise_failure(mech_id, "MECHANISM()", self._request(mech_id, {"op": "new"}, "MECHANISM()",
+                                                                    LOAD_LIMIT_S))
         if state_json is not None:
-            self._request(mech_id, {"op": "load_state_dict", "state_json": state_json}, "load_state_dict",
-                          self.call_limit_s)
-        return Loaded(info["class"], info["name"], tuple(info["hooks"]))
+            request = {"op": "load_state_dict", "state_json": state_json}
+            replies.raise_failure(mech_id, "load_state_dict",
+                                  self._request(mech_id, request, "load_state_dict", self.call_limit_s))
+        return loaded
 
     def call(self, mech_id: str, hook: str, ctx: dict[str, Any], seed: int, args: dict[str, Any]) -> Any:
         feed = self._feeds.get(mech_id)
         if feed is None:
             raise HookFailure(mech_id, hook, "died", "the mechanism is not loaded")
-        reply = feed.call(lambda request, limit_s: self._request(mech_id, request, hook, limit_s, raw=True),
+        reply = feed.call(lambda request, limit_s: self._request(mech_id, request, hook, limit_s),
                           hook, ctx, seed, args, self.call_limit_s)
-        return decode_reply(mech_id, hook, reply)
+        return replies.hook_value(mech_id, hook, reply, self.max_return_bytes)
 
     def state_json(self, mech_id: str) -> str:
-        reply = self._request(mech_id, {"op": "state_dict"}, "state_dict", self.call_limit_s, raw=True)
-        if "unencodable" in reply:
-            raise HookFailure(mech_id, "state_dict", "invalid", f"returned {reply['unencodable']}")
-        decode_reply(mech_id, "state_dict", reply)
-        return str(reply["value_json"])
+        return replies.state_text(mech_id, self._request(mech_id, {"op": "state_dict"}, "state_dict",
+                                                         self.call_limit_s))
 
     def unload(self, mech_id: str) -> None:
         self._feeds.pop(mech_id, None)
@@ -115,20 +97,17 @@ class LocalProcessHost:
         for mech_id in list(self._workers):
             self.unload(mech_id)
 
-    def _request(self, mech_id: str, req: dict[str, Any], hook: str, limit_s: float,
-                 raw: bool = False) -> dict[str, Any]:
+    def _request(self, mech_id: str, req: dict[str, Any], hook: str, limit_s: float) -> dict[str, Any]:
+        """The worker's reply to one request, decoded (HookFailure when there is none)."""
         worker = self._workers.get(mech_id)
         if worker is None:
             raise HookFailure(mech_id, hook, "died", "the mechanism is not loaded")
         try:
-            reply = worker.request(req, limit_s, hook)
+            line = worker.exchange(json.dumps(req).encode(), limit_s, hook)
         except WorkerTimeout as exc:
             raise HookFailure(mech_id, hook, "timeout", str(exc)) from None
         except WorkerDied as exc:
             raise HookFailure(mech_id, hook, "died", str(exc)) from None
         except BadReply as exc:
             raise HookFailure(mech_id, hook, "garbage", str(exc)) from None
-        if raw:
-            return reply
-        decode_reply(mech_id, hook, reply)
-        return reply
+        return replies.worker_reply(mech_id, hook, line)

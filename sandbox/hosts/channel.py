@@ -1,21 +1,26 @@
-"""The channel to the mechanism host container: JSON lines over the Docker attach socket.
+"""The channel to a mechanism's container: JSON lines over the Docker attach socket.
 
 `Channel` writes the container's stdin and reads its stdout, undoing Docker's stream framing;
 `parse_envelope` checks the server's reply header. Any failure is a `ChannelFault`: after one, the
-channel is no longer trustworthy and the container is replaced.
+channel is no longer trustworthy and the container is discarded. The server is the container's
+init and cannot be reached from the mechanism's processes, but the header is decoded as untrusted
+all the same (sandbox/hosts/replies.py): whatever arrives, the engine only ever sees a fault.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import time
 from typing import Any
 
+from bilevel_evolve.ground.untrusted import UntrustedValueError, clean_text
 from bilevel_evolve.sandbox.guest.worker_link import MAX_REPLY_BYTES
+from bilevel_evolve.sandbox.hosts.outcomes import MAX_REASON_CHARS
+from bilevel_evolve.sandbox.hosts.replies import decode_json
 
-MAX_CHANNEL_LINE = MAX_REPLY_BYTES + 256 * 1024  # a capped worker reply plus its envelope
+MAX_HEADER_BYTES = 64 * 1024  # the server's reply header: an id, ok, and at most a short reason
+MAX_CHANNEL_LINE = MAX_REPLY_BYTES + MAX_HEADER_BYTES  # a capped worker reply plus its header
 SERVER_FAULTS = ("timeout", "died", "garbage")
 
 
@@ -45,9 +50,9 @@ class Channel:
         try:
             self._sock.sendall(data)
         except TimeoutError:
-            raise ChannelFault("timeout", "the mechanism host did not take the request in time") from None
+            raise ChannelFault("timeout", "the mechanism's container did not take the request in time") from None
         except OSError as exc:
-            raise ChannelFault("died", f"the channel to the mechanism host broke ({exc})") from None
+            raise ChannelFault("died", f"the channel to the mechanism's container broke ({exc})") from None
 
     def read_line(self, deadline: float) -> bytes:
         while True:
@@ -62,11 +67,11 @@ class Channel:
             try:
                 chunk = self._sock.recv(65536)
             except TimeoutError:
-                raise ChannelFault("timeout", "the mechanism host did not answer in time") from None
+                raise ChannelFault("timeout", "the mechanism's container did not answer in time") from None
             except OSError as exc:
-                raise ChannelFault("died", f"the channel to the mechanism host broke ({exc})") from None
+                raise ChannelFault("died", f"the channel to the mechanism's container broke ({exc})") from None
             if not chunk:
-                raise ChannelFault("died", "the mechanism host container stopped")
+                raise ChannelFault("died", "the mechanism's container stopped")
             self._raw += chunk
             self._demultiplex()
 
@@ -92,7 +97,7 @@ class Channel:
 def _remaining(deadline: float) -> float:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
-        raise ChannelFault("timeout", "the mechanism host did not answer in time")
+        raise ChannelFault("timeout", "the mechanism's container did not answer in time")
     return remaining
 
 
@@ -101,14 +106,14 @@ def parse_envelope(line: bytes, request_id: int) -> tuple[dict[str, Any], bytes]
     after it; ChannelFault when the line is not that."""
     head, tab, answer = line.partition(b"\t")
     try:
-        envelope = json.loads(head)
-    except ValueError:
-        raise ChannelFault("garbage", "the mechanism host answered something that is not JSON") from None
-    if not isinstance(envelope, dict) or envelope.get("id") != request_id:
-        raise ChannelFault("garbage", "the mechanism host answered out of turn")
+        envelope = decode_json(head, MAX_HEADER_BYTES)
+    except UntrustedValueError as exc:
+        raise ChannelFault("garbage", f"the mechanism's container answered {exc}") from None
+    if not isinstance(envelope, dict) or envelope.get("id") != request_id or type(envelope.get("id")) is not int:
+        raise ChannelFault("garbage", "the mechanism's container answered out of turn")
     if envelope.get("ok") is True and tab:
         return envelope, answer
     if (envelope.get("ok") is False and envelope.get("kind") in SERVER_FAULTS
             and isinstance(envelope.get("reason"), str) and not tab):
-        return {**envelope, "reason": envelope["reason"][:2000]}, b""
-    raise ChannelFault("garbage", "the mechanism host sent a malformed answer")
+        return {**envelope, "reason": clean_text(envelope["reason"], MAX_REASON_CHARS, one_line=True)}, b""
+    raise ChannelFault("garbage", "the mechanism's container sent a malformed answer")

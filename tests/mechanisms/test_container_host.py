@@ -1,4 +1,5 @@
-"""ContainerHost against the real Docker engine: the ordinary path and faults confined to one worker."""
+"""ContainerHost against the real Docker engine: the ordinary path, and faults confined to the
+container of the mechanism that caused them."""
 
 from __future__ import annotations
 
@@ -96,11 +97,13 @@ def test_a_stalled_hook_times_out_and_the_other_mechanism_keeps_its_state(make_h
     host.load("staller", misbehaving("while True:\n    pass"), None)
     for i in range(3):
         observe(host, "counter", i)
+    counter_container = host.container_name("counter")
     with pytest.raises(HookFailure) as failure:
         observe(host, "staller")
     assert failure.value.kind == "timeout" and failure.value.mechanism == "staller"
     assert json.loads(host.state_json("counter")) == {"seen": 3}
-    assert host.restarts == 0  # only the stalled worker was killed
+    assert host.container_name("counter") == counter_container  # only the staller's container was removed
+    assert host.container_name("staller") is None
     with pytest.raises(HookFailure) as again:
         observe(host, "staller")
     assert again.value.kind == "died"
@@ -111,11 +114,12 @@ def test_a_mechanism_that_exits_its_own_process_is_reported_died(make_host: Call
     host.load("counter", COUNTER, None)
     host.load("quitter", misbehaving("os._exit(3)"), None)
     observe(host, "counter")
+    counter_container = host.container_name("counter")
     with pytest.raises(HookFailure) as failure:
         observe(host, "quitter")
     assert failure.value.kind == "died" and "exited with code 3" in failure.value.reason
     assert json.loads(host.state_json("counter")) == {"seen": 1}
-    assert host.restarts == 0
+    assert host.container_name("counter") == counter_container
 
 
 def test_a_memory_bomb_is_killed_and_the_other_mechanism_keeps_answering(make_host: Callable[..., Any]) -> None:
@@ -167,7 +171,22 @@ def test_close_removes_the_container_and_unregisters_it(make_host: Callable[...,
     assert host_containers() == []  # started lazily, on the first load
     host.load("counter", COUNTER, None)
     (container,) = host_containers()
-    assert container.name == host.container_name and container.id in REGISTRY.live()
+    assert container.name == host.container_name("counter") and container.id in REGISTRY.live()
     host.close()
     assert host_containers() == [] and container.id not in REGISTRY.live()
     host.close()  # idempotent
+
+
+def test_each_mechanism_has_a_container_of_its_own_labelled_with_it_and_unload_removes_it(
+        make_host: Callable[..., Any], host_containers: Callable[[], list[Any]]) -> None:
+    from bilevel_evolve.sandbox.lifecycle import LABEL_MECHANISM
+
+    host = make_host()
+    host.load("counter", COUNTER, None)
+    host.load("tabu", TABU, None)
+    held = {c.labels[LABEL_MECHANISM]: c.name for c in host_containers()}
+    assert held == {"counter": host.container_name("counter"), "tabu": host.container_name("tabu")}
+    host.unload("tabu")
+    assert [c.name for c in host_containers()] == [host.container_name("counter")]
+    host.load("tabu", TABU, None)  # loaded again: a fresh container
+    assert host.container_name("tabu") not in (None, held["tabu"]) and host.containers_started == 3

@@ -1,5 +1,5 @@
-"""Nothing is left running: an engine interrupted with SIGTERM removes its mechanism host; one killed
-with SIGKILL leaves it for the sweep at the next start, which removes it."""
+"""Nothing is left running: an engine interrupted with SIGTERM removes its mechanisms' containers; one
+killed with SIGKILL leaves them for the sweep at the next start, which removes them all."""
 
 from __future__ import annotations
 
@@ -23,18 +23,20 @@ ENGINE = textwrap.dedent("""
     host = ContainerHost("lifecycle", image=sys.argv[1])
     source = MechanismSource(b"class C:\\n    def guide(self, ctx):\\n        return None\\nMECHANISM = C\\n")
     host.load("counter", source, None)
-    print(host.container_name, flush=True)
+    host.load("other", source, None)
+    print(host.container_name("counter"), host.container_name("other"), flush=True)
     time.sleep(120)
 """)
 
 
-def _engine_with_a_host(image: str) -> tuple[subprocess.Popen[str], str]:
+def _engine_with_a_host(image: str) -> tuple[subprocess.Popen[str], list[str]]:
     proc = subprocess.Popen([sys.executable, "-c", ENGINE, image], stdout=subprocess.PIPE, text=True,
                             cwd=os.getcwd())
     assert proc.stdout is not None
-    name = proc.stdout.readline().strip()
-    assert name.startswith("bilevel-host-"), f"the engine did not start its host (exit {proc.poll()})"
-    return proc, name
+    names = proc.stdout.readline().split()
+    assert len(names) == 2 and all(n.startswith("bilevel-host-") for n in names), \
+        f"the engine did not start its mechanisms' containers (exit {proc.poll()})"
+    return proc, names
 
 
 def _exists(client: Any, name: str) -> bool:
@@ -43,17 +45,17 @@ def _exists(client: Any, name: str) -> bool:
 
 
 def test_an_engine_stopped_with_sigterm_removes_its_mechanism_host(docker_client: Any, sandbox_image: str) -> None:
-    proc, name = _engine_with_a_host(sandbox_image)
-    assert _exists(docker_client, name)
+    proc, names = _engine_with_a_host(sandbox_image)
+    assert all(_exists(docker_client, name) for name in names)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == -signal.SIGTERM
-    assert not _exists(docker_client, name)
+    assert not any(_exists(docker_client, name) for name in names)
 
 
 def test_a_killed_engines_mechanism_host_is_swept_at_the_next_start(docker_client: Any, sandbox_image: str) -> None:
     from bilevel_evolve.sandbox.lifecycle import sweep_orphans
 
-    proc, name = _engine_with_a_host(sandbox_image)
+    proc, names = _engine_with_a_host(sandbox_image)
     proc.kill()  # no chance to clean up
     proc.wait(timeout=30)
     try:
@@ -63,8 +65,9 @@ def test_a_killed_engines_mechanism_host_is_swept_at_the_next_start(docker_clien
             with contextlib.suppress(NotFound):
                 sweep_orphans(docker_client)
                 break
-        assert not _exists(docker_client, name)
+        assert not any(_exists(docker_client, name) for name in names)
     finally:
-        for found in docker_client.api.containers(all=True, filters={"name": f"^{name}$"}):
-            with contextlib.suppress(NotFound):
-                docker_client.api.remove_container(found["Id"], force=True)
+        for name in names:
+            for found in docker_client.api.containers(all=True, filters={"name": f"^{name}$"}):
+                with contextlib.suppress(NotFound):
+                    docker_client.api.remove_container(found["Id"], force=True)

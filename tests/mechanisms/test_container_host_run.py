@@ -136,7 +136,8 @@ def test_faulty_mechanisms_are_rolled_back_mid_run_and_the_run_finishes_with_the
 
     faulty = {
         "staller": misbehaving("if ctx.iteration >= 4:\n    while True:\n        pass"),
-        "server-killer": misbehaving("if ctx.iteration >= 7:\n    os.kill(os.getppid(), signal.SIGKILL)"),
+        "forger": misbehaving("if ctx.iteration >= 7:\n    fd = int(sys.argv[sys.argv.index('--res-fd') + 1])\n"
+                              "    os.write(fd, b'[' * 100000 + b'\\n')"),
         "quitter": misbehaving("if ctx.iteration >= 10:\n    os._exit(1)"),
     }
     config = RunConfig(run_id="faults", domain="function:branin", iterations=14, seed=5)
@@ -159,10 +160,9 @@ def test_faulty_mechanisms_are_rolled_back_mid_run_and_the_run_finishes_with_the
     assert outcome.status == "completed" and outcome.steps == config.total_steps
     rolled = {e.mechanism: (e.iteration, e.reason.split(":")[0]) for e in store.events()
               if isinstance(e, MechanismRolledBack)}
-    assert rolled == {"staller": (4, "hook observe timeout"), "server-killer": (7, "hook observe died"),
+    assert rolled == {"staller": (4, "hook observe timeout"), "forger": (7, "hook observe garbage"),
                       "quitter": (10, "hook observe died")}
-    assert mechanisms.ids() == ("counter",) and host.restarts == 1
+    assert mechanisms.ids() == ("counter",)
     assert checkpoint is not None
-    # the server-killer went first at its step, so the counter came back from the previous checkpoint
-    # and still saw every iteration
+    # each fault was confined to its own mechanism's container: the counter saw every iteration
     assert json.loads(checkpoint.extra["mechanism_states"]["counter"]) == {"seen": config.iterations}

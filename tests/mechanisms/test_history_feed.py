@@ -22,14 +22,14 @@ from .history_support import ECHO, echoed, growing_ctxs, trials
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Every call request a LocalProcessHost's workers are sent, in order."""
     requests: list[dict[str, Any]] = []
-    real = Worker.request
+    real = LocalProcessHost._request
 
-    def spy(worker: Worker, req: dict[str, Any], limit_s: float, label: str) -> dict[str, Any]:
+    def spy(host: LocalProcessHost, mech_id: str, req: dict[str, Any], hook: str, limit_s: float) -> dict[str, Any]:
         if req.get("op") == "call":
             requests.append(req)
-        return real(worker, req, limit_s, label)
+        return real(host, mech_id, req, hook, limit_s)
 
-    monkeypatch.setattr(Worker, "request", spy)
+    monkeypatch.setattr(LocalProcessHost, "_request", spy)
     return requests
 
 
@@ -130,7 +130,7 @@ def test_a_mismatch_answer_the_host_passes_on_is_a_raised_hook(tmp_path: Path, m
     host = LocalProcessHost(tmp_path)
     try:
         host.load("echo", ECHO, None)
-        monkeypatch.setattr(Worker, "request", lambda *_: {"ok": False, "history_mismatch": True, "error": "no"})
+        monkeypatch.setattr(Worker, "exchange", lambda *_: b'{"ok": false, "history_mismatch": true, "error": "no"}')
         with pytest.raises(HookFailure) as failure:
             host.call("echo", "guide", growing_ctxs(trials(2))[-1], 1, {})
         assert failure.value.kind == "raised"

@@ -91,6 +91,7 @@ CATALOG: tuple[Recipe, ...] = (
         description="Gaussian-process surrogate with expected improvement, built on scikit-learn. The sandbox "
         "image lacks scikit-learn, so the smoke test fails and the engine rolls it back (the paper's case).",
     ),
+
 )
 
 # Which recipe the offline scientist tries first for each bottleneck (then the next untried one).
