@@ -1,12 +1,14 @@
 """Engine overhead per iteration, this checkout against an earlier revision, in one run.
 
-The earlier revision is exported (`git archive`) into a temporary folder and its own
-benchmarks/engine_overhead.py runs from there (PYTHONPATH points at that tree; revisions before the
-bilevel_evolve namespace import their top-level packages from it), alternating with this checkout's,
-one repeat each per round, so both see the same machine load. Reported: the default setting's
-overhead in ms per iteration (objective time excluded), median over the rounds, and the ratio.
+The earlier revision is exported (`git archive`) into a temporary folder; this checkout's
+benchmarks/overhead_probe.py measures both (PYTHONPATH points at the exported tree for the old one;
+revisions before the bilevel_evolve namespace import their top-level packages from it), alternating,
+one probe each per round, so both see the same machine load and are measured by the same code.
+Reported: CPU milliseconds per iteration (user + system of the engine's process, the objective's own
+time excluded: what the engine's code costs, little moved by other work on the machine) and wall
+milliseconds per iteration (also disk waits and preemption), medians over the rounds, and the ratios.
 
-    python benchmarks/engine_overhead_vs_rev.py [--rev af6ab60] [--rounds 5] [--iterations 1000] [--out FILE]
+    python benchmarks/engine_overhead_vs_rev.py [--rev af6ab60] [--rounds 9] [--iterations 1000] [--out FILE]
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTING = "default (fsync <= 1/s)"
+PROBE = ROOT / "benchmarks" / "overhead_probe.py"
+MEASURES = {"cpu_ms_per_iter": "CPU ms / iteration", "wall_ms_per_iter": "wall ms / iteration"}
 
 
 def export(rev: str, dest: Path) -> None:
@@ -35,45 +38,49 @@ def export(rev: str, dest: Path) -> None:
         tar.extractall(dest, filter="data")
 
 
-def one_repeat(python: str, tree: Path, iterations: int, out: Path, env: dict[str, str]) -> float:
-    subprocess.run([python, str(tree / "benchmarks" / "engine_overhead.py"), "--iterations", str(iterations),
-                    "--repeats", "1", "--out", str(out)], cwd=tree, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    written = json.loads(out.read_text())
-    summary = written.get("summary") or written["results"]  # the key was "results" before
-    return float(summary[SETTING]["median_ms"])
+def one_probe(python: str, iterations: int, run_dir: Path, env: dict[str, str]) -> dict[str, float]:
+    done = subprocess.run([python, str(PROBE), "--iterations", str(iterations), "--run-dir", str(run_dir)],
+                          cwd=run_dir.parent, env=env, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rev", default="af6ab60", help="the earlier revision (default: the last before the namespace)")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--iterations", type=int, default=1000)
     ap.add_argument("--new-python", default=sys.executable,
                     help="interpreter with the new code installed (default: this one, i.e. this checkout)")
-    ap.add_argument("--new-tree", type=Path, default=ROOT, help="the tree of --new-python's install (this checkout)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/engine_overhead_vs_rev.json")
     args = ap.parse_args()
-    samples: dict[str, list[float]] = {"this checkout": [], args.rev: []}
+    this = "this checkout"
+    samples: dict[str, list[dict[str, float]]] = {this: [], args.rev: []}
     with tempfile.TemporaryDirectory(prefix="overhead-vs-") as tmp:
         old = Path(tmp) / "old"
         export(args.rev, old)
         old_env = {**os.environ, "PYTHONPATH": str(old)}
         new_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         for n in range(args.rounds):
-            order = [("this checkout", args.new_python, args.new_tree, new_env),
-                     (args.rev, sys.executable, old, old_env)]
-            for name, python, tree, env in order if n % 2 == 0 else order[::-1]:
-                samples[name].append(one_repeat(python, tree, args.iterations, Path(tmp) / "r.json", env))
+            order = [(this, args.new_python, new_env), (args.rev, sys.executable, old_env)]
+            for name, python, env in order if n % 2 == 0 else order[::-1]:
+                run_dir = Path(tmp) / f"run-{len(samples[name])}-{name.replace(' ', '-')}"
+                samples[name].append(one_probe(python, args.iterations, run_dir, env))
+                print(f"round {n + 1}/{args.rounds} {name}: {samples[name][-1]}", file=sys.stderr)
     table = Table(title=f"engine overhead, function:branin, {args.iterations} iterations, {args.rounds} rounds")
-    for col in ("code", "ms / iteration (median)", "min", "max", "vs " + args.rev):
-        table.add_column(col)
-    base = statistics.median(samples[args.rev])
-    summary = {}
+    table.add_column("code")
+    for label in MEASURES.values():
+        table.add_column(f"{label} (median)")
+        table.add_column(f"vs {args.rev}")
+    summary: dict[str, dict] = {}
     for name, per in samples.items():
-        med = statistics.median(per)
-        summary[name] = {"median_ms": med, "min_ms": min(per), "max_ms": max(per), "samples": per}
-        table.add_row(name, f"{med:.3f}", f"{min(per):.3f}", f"{max(per):.3f}", f"{med / base:.2f}x")
+        row, summary[name] = [name], {}
+        for key in MEASURES:
+            values = [p[key] for p in per]
+            med, base = statistics.median(values), statistics.median(p[key] for p in samples[args.rev])
+            summary[name][key] = {"median": med, "min": min(values), "max": max(values), "samples": values,
+                                  "ratio": med / base}
+            row += [f"{med:.3f} ({min(values):.3f}-{max(values):.3f})", f"{med / base:.2f}x"]
+        table.add_row(*row)
     Console().print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"command": " ".join(["python", "benchmarks/engine_overhead_vs_rev.py",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Write data to path so that readers see either the old file or the new one, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -23,6 +23,16 @@ def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
         raise
     if fsync:
         fsync_dir(path.parent)
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new private file next to path: named by this process (cheap; a checkpoint is written every
+    step), or a random name when that one exists (another thread's write, a crashed attempt's leftover)."""
+    tmp = os.path.join(path.parent, f".{path.name}.{os.getpid()}.tmp")
+    try:
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), tmp
+    except FileExistsError:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from bilevel_evolve.ground.space import Scalar, SearchSpace
 from bilevel_evolve.ground.untrusted import clean_text, fit_text
@@ -25,16 +25,23 @@ def gain(new: float, old: float, direction: Direction) -> float:
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    @field_validator("*", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _safe_text(cls, value: Any) -> Any:
+    def _safe_text(cls, data: Any) -> Any:
         """Messages, rationales, sources, notes and guidance are often mechanisms' or models' words:
-        every text field (and tuple of texts) is made safe to keep and show here (ground.untrusted)."""
-        if isinstance(value, str):
-            return fit_text(value, TEXT_CHARS)
-        if isinstance(value, tuple | list) and all(isinstance(item, str) for item in value):
-            return tuple(fit_text(item, TEXT_CHARS) for item in value)
-        return value
+        every text field (and tuple of texts) is made safe to keep and show here (ground.untrusted).
+        One pass over the fields (a record is built for every trial; a validator per field costs more)."""
+        if not isinstance(data, dict):
+            return data
+        return {name: _safe_value(value) for name, value in data.items()}
+
+
+def _safe_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return fit_text(value, TEXT_CHARS)
+    if isinstance(value, tuple | list) and all(isinstance(item, str) for item in value):
+        return tuple(fit_text(item, TEXT_CHARS) for item in value)
+    return value
 
 
 class TrialResult(_Frozen):

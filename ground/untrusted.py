@@ -181,13 +181,13 @@ def fit_fields(fields: Mapping[str, Any], *, text_limit: int = MAX_TEXT_CHARS, t
     within the limits, in the order given; the field names are the caller's own, kept as they are and
     not counted. A field with its default value (empty, zero, None) costs nothing, so a record read
     back with its defaults filled in fits the same way, provided its fields come in the same order."""
-    if _plain_fields(fields, text_limit, text_budget, max_items):
+    if plain_fields(fields, text_limit, text_budget, max_items):
         return dict(fields)
     walk = _Walk(text_limit, text_budget, max_items, max_depth)
     return {name: walk.node(value, 1) for name, value in fields.items()}
 
 
-def _plain_fields(fields: Mapping[str, Any], text_limit: int, text_budget: int, max_items: int) -> bool:
+def plain_fields(fields: Mapping[str, Any], text_limit: int, text_budget: int, max_items: int) -> bool:
     """True when fitting would change nothing: scalars, and texts (and flat dicts of those) that are
     plain and short — what nearly every trace event holds, checked without building anything."""
     chars = items = 0

@@ -12,4 +12,5 @@ for folder in ground sandbox domains mechanism_archive engine; do
 done
 [[ "${1:-}" == "--view-only" ]] && exit 0  # scripts/test.sh makes the view, then runs mypy itself
 cd "$ROOT"
+source "$ROOT/scripts/_env.sh"  # the project's venv, with mypy in it
 exec mypy "$@"

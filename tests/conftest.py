@@ -7,6 +7,7 @@ Locally a missing engine or image skips those tests with the reason; with CI=tru
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -73,9 +74,13 @@ def no_container_left_behind() -> Iterator[None]:
         return  # no engine: nothing could have been left
     from bilevel_evolve.sandbox.lifecycle import LABEL_OWNER, LABEL_PID, OWNER_VALUE
 
-    every = client.containers.list(all=True, filters={"label": f"{LABEL_OWNER}={OWNER_VALUE}"})
-    left = [c for c in every if c.labels.get(LABEL_PID) in {str(p) for p in SESSION_ENGINE_PIDS}]
-    names = [c.name for c in left]
-    for container in left:
-        container.remove(force=True)
+    # The low-level listing carries the labels: no per-container inspect that would race with another
+    # session removing its own containers meanwhile.
+    every = client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={OWNER_VALUE}"})
+    ours = {str(p) for p in SESSION_ENGINE_PIDS}
+    left = [info for info in every if (info.get("Labels") or {}).get(LABEL_PID) in ours]
+    names = [name.lstrip("/") for info in left for name in info.get("Names", [])[:1]]
+    for info in left:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_container(info["Id"], force=True)
     assert not names, f"containers with our label survived the test session: {names}"

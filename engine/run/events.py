@@ -24,7 +24,7 @@ from pydantic import (
 
 from bilevel_evolve.ground.records import Direction, Hints, SearchConfig, TrialRecord, TrialStatus
 from bilevel_evolve.ground.space import Scalar
-from bilevel_evolve.ground.untrusted import fit_fields
+from bilevel_evolve.ground.untrusted import fit_fields, plain_fields
 
 TEXT_CHARS = 8_000  # one text of an event (a reason, a note, a trial's message, a string in a hook's answer)
 TEXT_BUDGET = 64_000  # all the text of one event together
@@ -52,6 +52,12 @@ def fitted_fields(model: type[BaseModel], data: Any, **limits: int) -> Any:
     if not isinstance(data, dict):
         return data
     kind = model.model_fields.get("kind")
+    # Nearly every event has nothing to fit; then order does not matter, and the kind it will be given
+    # is counted as the read-back event (which holds it) counts it.
+    unfilled = kind is not None and "kind" not in data
+    room = len(str(kind.default)) if unfilled and kind is not None else 0
+    if plain_fields(data, limits["text_limit"], limits["text_budget"] - room, limits["max_items"] - unfilled):
+        return data
     given = {"kind": kind.default, **data} if kind is not None else data
     ordered = {name: given[name] for name in model.model_fields if name in given}
     ordered |= {name: value for name, value in given.items() if name not in ordered}  # unknown: refused later

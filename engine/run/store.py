@@ -196,7 +196,7 @@ class RunStore:
         trials = self.path / TRIALS_DIR
         path = trials / f"{step:05d}"
         for entry in (trials, path):
-            if entry.is_symlink():
+            if os.path.islink(entry):  # os.path: a step's cost, pathlib's is_symlink costs more
                 raise _link_error(entry)
         return path
 
