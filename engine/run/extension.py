@@ -98,8 +98,9 @@ def plan_resume(store: RunStore, *, iterations: int | None = None, max_cost_usd:
     amended = config.model_copy(update={"iterations": new_iterations,
                                         "llm": config.llm.model_copy(update={"max_cost_usd": new_cost}),
                                         "extensions": (*config.extensions, extension)})
+    if new_iterations != config.iterations and (refused := _over_budget(run, amended, checkpoint)) is not None:
+        raise UsageError("\n".join([*notes, refused.problem]), refused.fix)
     if new_iterations != config.iterations:
-        _check_budget(run, amended, checkpoint, new_iterations)
         notes.append(f"extending run {run} from {config.iterations} to {new_iterations} iterations "
                      f"({done} done)")
     if new_cost != old_cost:
@@ -128,14 +129,15 @@ def llm_spent_usd(checkpoint: Checkpoint | None) -> float | None:
     return float(spent) if isinstance(spent, int | float) else None
 
 
-def _check_budget(run: Path, config: RunConfig, checkpoint: Checkpoint | None, iterations: int) -> None:
-    """Refuse an extension the LLM budget cannot pay a single call of (the client stops at spent >= budget)."""
+def _over_budget(run: Path, config: RunConfig, checkpoint: Checkpoint | None) -> UsageError | None:
+    """Why an extension its LLM budget cannot pay a single call of is refused (the client stops at spent >=
+    budget), or None."""
     budget = config.llm.max_cost_usd
     spent = llm_spent_usd(checkpoint)
     if budget is None or spent is None or spent < budget:
-        return
-    raise UsageError(
+        return None
+    return UsageError(
         f"run {run} has spent ${spent:.4f} of its LLM budget (--max-cost ${budget:g}): an extension would stop "
         "at its first LLM call; nothing was changed",
-        f"raise the budget with it: `evolve resume {run} --iterations {iterations} --max-cost USD` "
+        f"raise the budget with it: `evolve resume {run} --iterations {config.iterations} --max-cost USD` "
         f"(USD above {spent:.4f})")
