@@ -269,3 +269,27 @@ def test_an_extension_past_a_spent_llm_budget_is_refused_naming_the_flag_that_ra
     assert {k: config["extensions"][-1][k] for k in ("max_cost_before", "max_cost_usd")} == {
         "max_cost_before": 1.0, "max_cost_usd": 3.0}
     assert len(decided_trials(run_dir)) == 11
+
+
+def test_a_run_stopped_by_its_llm_budget_goes_on_once_max_cost_raises_it(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    run_dir = interrupted_run(tmp_path, steps=4, iterations=8)  # checkpoint `running`, as a budget stop leaves it
+    _spend(run_dir, budget=1.0, spent=1.0)
+    code, err = _main(capsys, "resume", str(run_dir), "--max-cost", "2.5", "--no-progress")
+    assert code == 0 and "from $1 to $2.5" in err
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["llm"]["max_cost_usd"] == 2.5 and config["iterations"] == 8
+    (extended,) = _kinds(run_dir, "run_extended")
+    assert (extended["iterations_before"], extended["iterations"], extended["max_cost_before"],
+            extended["max_cost_usd"]) == (8, 8, 1.0, 2.5)
+    assert len(decided_trials(run_dir)) == 9
+    code, out = _main(capsys, "report", str(run_dir))
+    assert code == 0 and "LLM budget $1 -> $2.5" in out
+
+
+def test_resume_help_says_what_each_status_and_flag_does(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["resume", "--help"])
+    shown = capsys.readouterr().out
+    assert "--iterations N" in shown and "--max-cost USD" in shown
+    assert "completed" in shown and "fail-fast" in shown and "nothing to do" in shown and "run_extended" in shown
