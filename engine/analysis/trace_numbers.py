@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bilevel_evolve.engine.run.events import DecisionMade, Event, RunFinished, RunStarted, TrialFinished
+from bilevel_evolve.engine.run.events import DecisionMade, Event, RunExtended, RunFinished, RunStarted, TrialFinished
 from bilevel_evolve.ground.records import Direction, gain
 from bilevel_evolve.ground.space import Scalar
 
@@ -22,6 +22,7 @@ class TraceSummary:
     finished: RunFinished | None
     started: RunStarted | None
     best_so_far: list[float | None] = field(default_factory=list)
+    extensions: tuple[RunExtended, ...] = ()  # the raises of its limits (evolve resume --iterations), in order
 
     @property
     def baseline_value(self) -> float | None:
@@ -57,8 +58,9 @@ class TraceTally:
     def __init__(self) -> None:
         self.trials: list[TrialFinished] = []
         self.accepted: set[int] = set()
-        self.finished: RunFinished | None = None  # the last one
+        self.finished: RunFinished | None = None  # the last one, unless an extension started after it
         self.started: RunStarted | None = None  # the first one
+        self.extensions: list[RunExtended] = []
 
     def add(self, event: Event) -> None:
         if isinstance(event, TrialFinished):
@@ -69,6 +71,9 @@ class TraceTally:
             self.finished = event
         elif isinstance(event, RunStarted) and self.started is None:
             self.started = event
+        elif isinstance(event, RunExtended):
+            self.extensions.append(event)
+            self.finished = None  # running again: a finished run was extended
 
     def summary(self, direction: Direction) -> TraceSummary:
         best_so_far: list[float | None] = []
@@ -78,7 +83,7 @@ class TraceTally:
                 best = t.value
             best_so_far.append(best)
         return TraceSummary(direction, self.trials, frozenset(self.accepted), self.finished, self.started,
-                            best_so_far)
+                            best_so_far, tuple(self.extensions))
 
 
 def summarize(events: Iterable[Event], direction: Direction) -> TraceSummary:

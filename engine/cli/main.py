@@ -53,25 +53,51 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return _finish(outcome, run_dir)
 
 
+RESUME_EPILOG = """\
+A run that crashed, was killed or interrupted, or stopped (fail-fast, LLM budget) goes on where its
+last checkpoint left it: nothing lost, nothing repeated. A finished run (checkpoint `completed`) is
+nothing to do (exit 0) unless --iterations raises its total.
+
+--iterations N extends the run to N iterations in all, in the same trace: a finished run goes on
+from its last iteration (numbering continues; the trace only grows), an unfinished one towards N.
+config.json records the new total (its `extensions` list says from what, to what and when) and the
+trace gets a run_extended event when the extension starts. N not above what the run did (finished)
+or planned (unfinished) changes nothing: said so, exit 0.
+
+--max-cost USD raises the LLM budget of a run started with --max-cost: the way on for a run the
+budget stopped. An extension whose budget is already spent is refused (nothing written) until
+--max-cost raises it too. A crash during an extension is resumed with plain `evolve resume RUN`.
+"""
+
+
 def _add_resume_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("resume", help="continue a run after a crash or interruption")
+    p = sub.add_parser("resume", help="continue a run after a crash or interruption, or extend a finished one",
+                       description="Continue a run, or extend it.", epilog=RESUME_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", type=Path)
+    RUN_OPTIONS.add_flag(p, "iterations", metavar="N",
+                         help="extend the run to N search iterations in all (see below)")
+    RUN_OPTIONS.add_flag(p, "max_cost", metavar="USD",
+                         help="raise the run's LLM budget to USD (a run started with --max-cost)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_cmd_resume)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
+    from bilevel_evolve.engine.run.extension import plan_resume
     from bilevel_evolve.engine.run.runner import resume_run
     from bilevel_evolve.engine.run.store import RunStore
 
-    checkpoint = RunStore.open(args.run_dir).load_checkpoint()
-    if checkpoint is not None and checkpoint.status != "running":
+    try:
+        plan = plan_resume(RunStore.open(args.run_dir), iterations=args.iterations, max_cost_usd=args.max_cost)
+    except ValidationError as exc:
+        raise UsageError(_validation_message(exc), "see `evolve resume --help`") from None
+    if plan.message:
+        print(plan.message, file=sys.stderr)
+    if not plan.go:
         # A scheduler that restarts a finished job (`until evolve resume ...`) must not loop on an error.
-        print(f"run {args.run_dir} already ended ({checkpoint.status}, {checkpoint.steps_done} steps): nothing to do; "
-              f"its results: `evolve report {args.run_dir}`",
-              file=sys.stderr)
         return EXIT_OK
-    outcome = resume_run(args.run_dir, progress=not args.no_progress)
+    outcome = resume_run(args.run_dir, progress=not args.no_progress, config=plan.config if plan.amended else None)
     return _finish(outcome, args.run_dir)
 
 

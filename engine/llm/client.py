@@ -85,7 +85,7 @@ class LLMClient:
             raise BudgetExceeded(
                 f"LLM budget spent: ${self.totals.cost_usd:.4f} of --max-cost ${self.max_cost_usd:.4f} "
                 f"after {self.totals.calls} calls; stopped before the next {purpose!r} call",
-                "resume the run with a larger --max-cost, or continue with --agent offline",
+                "raise the budget: `evolve resume RUN_DIR --max-cost USD` with a larger USD (nothing is lost)",
             )
         request = ChatRequest(
             model=self.model,

@@ -31,10 +31,23 @@ class ArchiveBookkeeper(OuterController):
 
     def on_finish(self, view: LoopView) -> Decisions:
         run_id = view.config.run_id
+        # An extended run finishes again: its later finishes record under keys of their own (the step), so the
+        # archive's latest statistics are the whole run's; a crash-resumed finish still records once.
+        again = f"@{view.step}" if view.config.extensions else ""
         for mech in view.mechanisms:
             stats = {h: dict(s) for h, s in mech.stats.items()}
-            self.archive.record_hook_stats(mech.id, run_id=run_id, stats=stats, key=f"{run_id}:stats:{mech.id}")
+            self.archive.record_hook_stats(mech.id, run_id=run_id, stats=stats,
+                                           key=f"{run_id}:stats:{mech.id}{again}")
             if mech.changed_decisions == 0:
-                self.archive.set_status(mech.id, "dead", run_id=run_id, key=f"{run_id}:dead:{mech.id}",
+                self.archive.set_status(mech.id, "dead", run_id=run_id, key=f"{run_id}:dead:{mech.id}{again}",
                                         reason=f"{mech.calls} hook calls, none changed a decision")
+        return ()
+
+    def on_extend(self, view: LoopView) -> Decisions:
+        """The finish marked `dead` the mechanisms that had changed no decision; they are live again."""
+        run_id = view.config.run_id
+        for mech in view.mechanisms:
+            if mech.changed_decisions == 0:
+                self.archive.set_status(mech.id, "accepted", run_id=run_id, key=f"{run_id}:live:{mech.id}@{view.step}",
+                                        reason=f"live again: the run was extended at step {view.step}")
         return ()

@@ -36,6 +36,10 @@ class OuterController:
     def on_finish(self, view: LoopView) -> Decisions:
         return ()
 
+    def on_extend(self, view: LoopView) -> Decisions:
+        """A finished run was extended (`evolve resume --iterations`) and goes on after its on_finish."""
+        return ()
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 

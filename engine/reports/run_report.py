@@ -110,6 +110,7 @@ def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str, s
         ("domain", domain), ("agent", agent), ("levels", levels),
         ("status", status),
         *([("fix", for_markup(stop.fix, 600))] if stop is not None and stopped else []),
+        *([("extended", _extensions(s))] if s.extensions else []),
         ("trials", f"{len(s.trials)} ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"),
         ("kept", str(len(s.accepted_steps))),
         ("baseline", _fmt(s.baseline_value)),
@@ -120,6 +121,21 @@ def _table(s: TraceSummary, run_id: str, domain: str, agent: str, levels: str, s
     for key, value in rows:
         table.add_row(key, value if key in ("status", "fix") else for_markup(value, 600))  # those two are escaped
     return table
+
+
+def _extensions(s: TraceSummary) -> str:
+    """Each raise of the run's limits: `3 -> 6 iterations at 2026-01-02T10:00:00+00:00 (step 4)`."""
+    parts = []
+    for e in s.extensions:
+        what = [f"{e.iterations_before} -> {e.iterations} iterations"] if e.iterations != e.iterations_before else []
+        if e.max_cost_usd != e.max_cost_before:
+            what.append(f"LLM budget {_usd(e.max_cost_before)} -> {_usd(e.max_cost_usd)}")
+        parts.append(f"{', '.join(what) or 'limits unchanged'} at {e.at} (step {e.step})")
+    return "; ".join(parts)
+
+
+def _usd(value: float | None) -> str:
+    return "none" if value is None else f"${value:g}"
 
 
 def _failures_table(trials: Sequence[TrialFinished], limit: int = 10) -> Table | None:

@@ -84,6 +84,19 @@ class RunResumed(_Event):
     recovered_trials: int
 
 
+class RunExtended(_Event):
+    """`evolve resume --iterations/--max-cost` raised the run's limits (from before to now, asked `at`); it
+    is traced when the extension starts, after the last run_finished when the run had finished."""
+
+    kind: Literal["run_extended"] = "run_extended"
+    step: int
+    at: str
+    iterations_before: int
+    iterations: int
+    max_cost_before: float | None = None
+    max_cost_usd: float | None = None
+
+
 class ProposalMade(_Event):
     kind: Literal["proposal"] = "proposal"
     step: int
@@ -248,7 +261,7 @@ class RunFinished(_Event):
 
 
 Event = Annotated[
-    RunStarted | RunResumed | ProposalMade | TrialFinished | DecisionMade | NoiseFloorMeasured
+    RunStarted | RunResumed | RunExtended | ProposalMade | TrialFinished | DecisionMade | NoiseFloorMeasured
     | ConfigChanged | HookCalled | HintsGiven | ResearchSessionEvent | MechanismInjected
     | MechanismRolledBack | EffectMeasured | PipelineChanged | RunStopped | RunFinished,
     Field(discriminator="kind"),

@@ -27,6 +27,7 @@ from bilevel_evolve.engine.run.events import (
     MechanismRolledBack,
     NoiseFloorMeasured,
     ProposalMade,
+    RunExtended,
     RunFinished,
     RunResumed,
     RunStarted,
@@ -89,6 +90,7 @@ class InnerLoop(OuterDecisions):
         self._outer_done_step = -1
         self._step_now = 0
         self._agent_failures = 0
+        self._extensions_traced = 0  # of config.extensions: those the trace holds a run_extended event of
         self._log = log.bind(run_id=config.run_id)
 
     def run_trials_on(self, executor: TrialExecutor) -> None:
@@ -102,6 +104,7 @@ class InnerLoop(OuterDecisions):
                               agent=cfg.agent, levels=cfg.levels,
                               seed=cfg.seed, iterations=cfg.iterations,
                               space=self.domain.space.to_dict()))
+        self._extensions_traced = len(cfg.extensions)  # raised before the first step: run_started says it all
         self._inject_user_mechanisms()
         self._checkpoint(force_durable=True)
 
@@ -129,10 +132,29 @@ class InnerLoop(OuterDecisions):
         stopped = any(isinstance(e, RunStopped) for e in tail)  # the failed trial runs again after the fix
         recovered = {} if stopped else recovered_results(tail, self.scheduler.journal, checkpoint.steps_done)
         self.scheduler.restore(checkpoint.extra.get("in_flight", []), recovered, self._job)
+        self._trace_extensions(int(checkpoint.extra.get("extensions", 0)), checkpoint.steps_done,
+                               finished=checkpoint.status != "running")
         self._emit(RunResumed(step=checkpoint.steps_done, discarded_events=len(tail),
                               recovered_trials=len(recovered)))
         self._checkpoint(force_durable=True)
         self._log.info("resumed", step=checkpoint.steps_done, discarded=len(tail), recoverable=len(recovered))
+
+    def _trace_extensions(self, traced: int, step: int, *, finished: bool) -> None:
+        """Trace each raise of the run's limits that config.json records and the kept trace does not: the
+        extension starts here (a finished run's controllers are told). The checkpoint right after counts
+        them; a crash before it discards these lines with the tail, and the next resume writes them again."""
+        new = self.config.extensions[traced:]
+        for ext in new:
+            self._emit(RunExtended(step=step, at=ext.at, iterations_before=ext.iterations_before,
+                                   iterations=ext.iterations, max_cost_before=ext.max_cost_before,
+                                   max_cost_usd=ext.max_cost_usd))
+            self._log.info("extended", step=step, iterations_before=ext.iterations_before, iterations=ext.iterations,
+                           max_cost_before=ext.max_cost_before, max_cost_usd=ext.max_cost_usd)
+        self._extensions_traced = max(traced, len(self.config.extensions))
+        if new and finished:
+            view = LoopView(self, step, self._iteration_of(step))
+            for controller in self.outer:
+                self._apply_all(controller, controller.on_extend(view), view)
 
     # ---- the loop ------------------------------------------------------------------------------
     def run(self) -> LoopOutcome:
@@ -353,6 +375,8 @@ class InnerLoop(OuterDecisions):
         s = self.state
         extra: dict = {"outer_done_step": self._outer_done_step,
                        "controllers": {c.name: c.state_dict() for c in self.outer}}
+        if self._extensions_traced:
+            extra["extensions"] = self._extensions_traced
         if in_flight := self.scheduler.to_json():
             extra["in_flight"] = in_flight
         if self.mechanisms is not None:

@@ -55,16 +55,22 @@ def start_run(config: RunConfig, run_dir: Path, *, progress: bool = True,
         parts.close()
 
 
-def resume_run(run_dir: Path, *, progress: bool = True) -> LoopOutcome:
+def resume_run(run_dir: Path, *, progress: bool = True, config: RunConfig | None = None) -> LoopOutcome:
+    """Go on with a run. `config`: the run's config with raised limits (engine.run.extension.plan_resume),
+    recorded in config.json once everything is prepared, just before the loop resumes."""
     store = RunStore.open(run_dir)
-    config = store.config()
+    stored = store.config()
+    config = stored if config is None else config
     checkpoint = store.load_checkpoint()
-    if checkpoint is not None and checkpoint.status != "running":
+    if checkpoint is not None and checkpoint.status != "running" and checkpoint.steps_done >= config.total_steps:
         raise RunDirError(f"run {run_dir} already ended ({checkpoint.status}, {checkpoint.steps_done} steps)",
-                          f"see its results with `evolve report {run_dir}`; start a new run to go further")
+                          f"see its results with `evolve report {run_dir}`; extend it with "
+                          f"`evolve resume {run_dir} --iterations N`")
     parts = prepare(config, run_dir)
     try:
         executor = _trial_executor(config, parts)
+        if config != stored:
+            store.replace_config(config)  # the extension is recorded; the loop traces it as it starts
         with _run_logging(run_dir):
             loop = build_loop(config, run_dir, store, parts)
             loop.run_trials_on(executor)

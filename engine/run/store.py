@@ -1,4 +1,5 @@
-"""The run directory: config.json (once), trace.jsonl (append-only), checkpoint.json (atomic).
+"""The run directory: config.json (atomic; rewritten only when a resume raises the run's limits),
+trace.jsonl (append-only), checkpoint.json (atomic).
 
 The trace is read as a stream (`iter_events`), never whole, so resuming or reporting a long run takes
 memory for its state, not for its trace. A run directory never follows a symbolic link out of itself:
@@ -103,6 +104,13 @@ class RunStore:
         store = cls(path)
         store.config()  # validates early
         return store
+
+    def replace_config(self, config: RunConfig) -> None:
+        """Record the run's raised limits (`evolve resume --iterations/--max-cost`): the whole file is
+        replaced at once and made durable, so a reader sees the old config or the new one, never a mix."""
+        if config.run_id != self.config().run_id:
+            raise ValueError("a run's config may change its limits, not its id")
+        atomic_write_bytes(self.path / CONFIG_FILE, config.model_dump_json(indent=2).encode(), fsync=True)
 
     def config(self) -> RunConfig:
         raw = self._read_json(self.path / CONFIG_FILE)

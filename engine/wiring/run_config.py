@@ -1,4 +1,8 @@
-"""The run's configuration, written once to config.json and read back on resume."""
+"""The run's configuration, written to config.json when the run starts and read back on resume.
+
+It is rewritten (atomically) only when `evolve resume --iterations/--max-cost` raises the run's limits:
+each such change is kept in `extensions`, in order, and traced as a `run_extended` event.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,18 @@ class LLMSettings(BaseModel):
     api_key_env: str | None = None
     max_cost_usd: float | None = Field(default=None, gt=0)
     price: str | None = None  # "IN,OUT" USD per million tokens, for models the price table lacks
+
+
+class RunExtension(BaseModel):
+    """One raise of a run's limits by `evolve resume RUN --iterations N [--max-cost USD]`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    at: str  # when it was asked: UTC, ISO 8601
+    steps_done: int = Field(ge=0)  # the steps the run had decided then
+    iterations_before: int = Field(ge=1)
+    iterations: int = Field(ge=1)
+    max_cost_before: float | None = None
+    max_cost_usd: float | None = None
 
 
 class RunConfig(BaseModel):
@@ -71,6 +87,8 @@ class RunConfig(BaseModel):
     # The Docker runtime of the sandbox containers, smoke tests and live mechanisms alike (sandbox/runtime.py):
     # None for the engine's default (runc); runsc for gVisor, where the engine has it registered.
     sandbox_runtime: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    # Every raise of the limits above by `evolve resume --iterations/--max-cost`, oldest first (not an option).
+    extensions: tuple[RunExtension, ...] = ()
 
     @field_validator("brief_mode")
     @classmethod

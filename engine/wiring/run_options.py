@@ -162,6 +162,17 @@ class RunOptionSchema:
                 where = sections.setdefault(option.section, parser.add_argument_group(option.section))
             where.add_argument(option.flag, **option.argparse_kwargs(option.help))
 
+    def add_flag(self, parser: argparse.ArgumentParser, name: str, *, help: str, metavar: str | None = None) -> None:
+        """One option on another command (`evolve resume --iterations`): the same flag and reading, its own help,
+        no default (None: not given)."""
+        option = next((o for o in self.options if o.name == name), None)
+        if option is None:
+            raise ValueError(f"no run option {name!r}")
+        kwargs = option.argparse_kwargs(help) | {"default": None}
+        if metavar is not None:
+            kwargs["metavar"] = metavar
+        parser.add_argument(option.flag, **kwargs)
+
     def add_ablate_flags(self, parser: argparse.ArgumentParser, each_run: argparse._ActionsContainer) -> None:
         """The options `evolve ablate` takes: its own readings on `parser`, those it hands on in `each_run`."""
         for option in self.options:

@@ -42,20 +42,26 @@ def reference_run(run_args: list[str], run_dir: Path, *, env: dict[str, str], cw
 
 
 def run_with_kills(run_args: list[str], run_dir: Path, *, env: dict[str, str], cwd: Path,
-                   kill_after: Sequence[int], after_kill: Callable[[], None] | None = None) -> list[int]:
+                   kill_after: Sequence[int], after_kill: Callable[[], None] | None = None,
+                   first: Sequence[str] | None = None) -> list[int]:
     """Start `evolve run ARGS --run-dir RUN_DIR` and SIGKILL it as soon as its trace holds
     kill_after[0] decisions; `evolve resume` it and kill it at kill_after[1] (or one step past the
     previous kill, whichever is later), and so on; then resume it once more, uncut, to the end.
+    `first`: the first attempt's `evolve` arguments instead (a resume of an existing run, e.g.
+    `resume RUN_DIR --iterations N`); kill points count the decisions of the whole trace.
 
     Returns the decisions the trace held at each kill that landed mid-run (the checkpoint still
     `running`). Only a kill that found the run already over can be missing from it: then that
     attempt finished the run uncut, and no more are made. `after_kill` is called after each of those."""
     assert all(point >= 1 for point in kill_after), "a run killed before its first step may not exist yet"
     landed: list[int] = []
+    # the run_resumed lines an attempt waits for: those already there, and its own
+    resumes_before = _trace(run_dir).count(RESUMED) + (1 if first is not None and first[0] == "resume" else 0)
     for attempt, point in enumerate(sorted(kill_after)):
         target = max(point, landed[-1] + 1) if landed else point
-        with _attempt(run_args, run_dir, env=env, cwd=cwd, resume=attempt > 0) as run:
-            if not run.wait_for(decisions=target, resumes=attempt):
+        with _attempt(run_args, run_dir, env=env, cwd=cwd, resume=attempt > 0,
+                      first=first if attempt == 0 else None) as run:
+            if not run.wait_for(decisions=target, resumes=resumes_before + attempt):
                 run.check_finished()  # it ended before the kill point
                 return landed
             run.kill()
@@ -64,7 +70,8 @@ def run_with_kills(run_args: list[str], run_dir: Path, *, env: dict[str, str], c
         landed.append(_trace(run_dir).count(DECISION))
         if after_kill is not None:
             after_kill()
-    with _attempt(run_args, run_dir, env=env, cwd=cwd, resume=bool(kill_after)) as run:
+    with _attempt(run_args, run_dir, env=env, cwd=cwd, resume=bool(kill_after),
+                  first=None if kill_after else first) as run:
         run.proc.wait(timeout=HANG_GUARD_S)
         run.check_finished()
     return landed
@@ -76,10 +83,12 @@ def _trace(run_dir: Path) -> bytes:
 
 
 @contextmanager
-def _attempt(run_args: list[str], run_dir: Path, *, env: dict[str, str], cwd: Path, resume: bool) -> Iterator[_Attempt]:
-    """One `evolve run` or `evolve resume` process. Its stderr goes to a file, not a pipe: a pipe
-    that nobody reads until the end could fill and stall the run."""
-    cmd = (evolve_cmd("resume", str(run_dir), "--no-progress") if resume
+def _attempt(run_args: list[str], run_dir: Path, *, env: dict[str, str], cwd: Path, resume: bool,
+             first: Sequence[str] | None = None) -> Iterator[_Attempt]:
+    """One `evolve run` or `evolve resume` process (`first`: these `evolve` arguments). Its stderr goes
+    to a file, not a pipe: a pipe that nobody reads until the end could fill and stall the run."""
+    cmd = (evolve_cmd(*first) if first is not None
+           else evolve_cmd("resume", str(run_dir), "--no-progress") if resume
            else evolve_cmd("run", *run_args, "--run-dir", str(run_dir)))
     with tempfile.TemporaryFile() as stderr:
         attempt = _Attempt(subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr),

@@ -83,6 +83,10 @@ class ResearchController(OuterController):
         self.injected_at: dict[str, int] = {}  # mechanism id -> the iteration it went live
         self.verdicts: dict[str, str] = {}  # mechanism id -> its measured effect's verdict in this run
         self.answered: list[str] = []  # mechanisms that stopped paying and have had their session
+        # Windows the run's finish measured before their M iterations were up (or could not measure: a
+        # mechanism injected at the last step): an extension of the run reopens those of live mechanisms.
+        self.cut_short: dict[str, dict[str, Any]] = {}
+        self.reopened: list[str] = []  # their effect is recorded again, under a key of its own
         self._memory: ArchiveMemory | None = None  # read at the first session: fixed by the run's horizon
         self._scope: Scope | None = None
 
@@ -109,12 +113,26 @@ class ResearchController(OuterController):
         return (Reject(inject.mechanism, inject.name, "rolled-back", reason),)
 
     def on_finish(self, view: LoopView) -> Iterator[Decision]:
+        self.cut_short = {mech_id: start for mech_id, start in self.pending.items()
+                          if view.iteration - start["iteration"] < self.every}
         yield from self._measure_effects(view, final=True)
+
+    def on_extend(self, view: LoopView) -> Decisions:
+        """The run goes on past its finish: a live mechanism's window that the finish cut short is open again,
+        so its effect is measured over M iterations, as in a run that had been this long from the start."""
+        live = {m.id for m in view.mechanisms}
+        for mech_id, start in self.cut_short.items():
+            if mech_id in live:
+                self.pending[mech_id] = start
+                self.reopened.append(mech_id)
+        self.cut_short = {}
+        return ()
 
     def state_dict(self) -> dict[str, Any]:
         return {"sessions": self.sessions, "tried": self.tried, "pending": self.pending, "seen": self.seen,
                 "last_session": self.last_session, "injected_at": self.injected_at, "verdicts": self.verdicts,
-                "answered": self.answered}
+                "answered": self.answered} | ({"cut_short": self.cut_short} if self.cut_short else {}) | (
+                    {"reopened": self.reopened} if self.reopened else {})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sessions = int(state.get("sessions", 0))
@@ -125,6 +143,8 @@ class ResearchController(OuterController):
         self.injected_at = {str(k): int(v) for k, v in dict(state.get("injected_at", {})).items()}
         self.verdicts = {str(k): str(v) for k, v in dict(state.get("verdicts", {})).items()}
         self.answered = list(state.get("answered", []))
+        self.cut_short = dict(state.get("cut_short", {}))
+        self.reopened = list(state.get("reopened", []))
 
     # ---- when ---------------------------------------------------------------------------------------
     def _due(self, view: LoopView) -> Need | None:
@@ -273,7 +293,9 @@ class ResearchController(OuterController):
             # the archive's record also says where it was measured and how it compares across runs
             recorded = {**effect, "score": effect_window.score(start, effect, view),
                         "scope": self._scope_of(view).to_json()}
-            self.archive.record_effect(mech_id, run_id=run_id, effect=recorded, key=f"{run_id}:effect:{mech_id}")
+            again = f"@{view.step}" if mech_id in self.reopened else ""  # the latest effect of a run is the one read
+            self.archive.record_effect(mech_id, run_id=run_id, effect=recorded,
+                                       key=f"{run_id}:effect:{mech_id}{again}")
             yield Record(EffectMeasured(step=view.step, iteration=view.iteration, mechanism=mech_id, effect=effect))
             if effect["verdict"] == "worse" and view.runs_mechanisms:
                 reason = f"made the search worse: {effect['why']}"
