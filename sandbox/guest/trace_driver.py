@@ -75,7 +75,7 @@ class Driver:
         try:
             reply = self.worker.request(req, self.per_call_s, label, on_llm=lambda data: self._stand_in(data, label))
         except TooManyLlmCalls as exc:
-            raise HookProblem(str(exc)) from None
+            raise HookProblem(f"{label}: {exc}") from None
         if req["op"] != "new":
             name = req.get("hook", req["op"])
             self.stats.setdefault(name, HookStats()).add((time.perf_counter() - started) * 1000)

@@ -59,8 +59,9 @@ class BadReply(Exception):
 
 class TooManyLlmCalls(BadReply):
     def __init__(self, label: str) -> None:
-        super().__init__(f"{label}: called ctx.llm more than {MAX_LLM_CALLS} times in one call "
+        super().__init__(f"called ctx.llm more than {MAX_LLM_CALLS} times in one call "
                          f"(at most {MAX_LLM_CALLS} per hook call)")
+        self.label = label
 
 
 # What answers a ctx.llm request: the request's JSON bytes as the worker sent them (untrusted) -> the

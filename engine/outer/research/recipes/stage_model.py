@@ -11,7 +11,7 @@ the engine's deterministic stand-in answers, so the same draft always gives the 
 
 from __future__ import annotations
 
-MIN_WORDS = 40  # a shorter paragraph is not worth a call
+MIN_WORDS = 30  # a shorter paragraph is not worth a call
 MIN_SHARE = 0.5
 MAX_SHARE = 1.5
 INSTRUCTION = ("Rewrite the paragraph below in plain words: short sentences, common words, the same facts "
