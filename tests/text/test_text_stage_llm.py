@@ -253,8 +253,13 @@ def test_a_run_whose_level2_stage_calls_ctx_llm_replays_offline_to_the_same_deci
               "--no-progress"]
     live = tmp_path / "live"
     assert main(["run", *common, *_llm_flags(fake), "--archive", str(tmp_path / "a1"), "--run-dir", str(live)]) == 0
-    session = _events(live, "research_session")[0]
-    assert [c["status"] for c in session.candidates] == ["rejected-smoke", "accepted"]
+    first, second = _events(live, "research_session")
+    assert [c["status"] for c in first.candidates] == ["rejected-smoke", "accepted"]
+    # the second session repairs its way to the same source: the mechanism is not injected twice
+    assert [c["status"] for c in second.candidates] == ["rejected-smoke", "accepted"]
+    assert second.candidates[1]["id"] == first.candidates[1]["id"]
+    assert second.candidates[1]["reason"] == "the same source as an active mechanism: nothing to inject"
+    assert [e.mechanism for e in _events(live, "injection")] == [first.candidates[1]["id"]]
     repair = next(r for r in fake.requests if "repair round" in user_of(r))
     assert f"called ctx.llm more than {MAX_LLM_CALLS} times in one call" in user_of(repair)  # rejected at vetting
     asked = _events(live, "mechanism_llm")
