@@ -21,6 +21,7 @@ from bilevel_evolve.domains.text.drafts import DraftBook
 from bilevel_evolve.engine.cli.main import main
 from bilevel_evolve.engine.llm.cassette import Cassette
 from bilevel_evolve.engine.outer.research.recipes import STAGE_CATALOG, recipe_source
+from bilevel_evolve.engine.reports.mechanisms_table import mechanism_lines
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.engine.wiring.run_config import LLMSettings
 from bilevel_evolve.ground.contract.interface import MAX_LLM_CALLS
@@ -122,6 +123,8 @@ def test_offline_a_stage_asks_the_stand_in_and_every_call_is_traced(tmp_path: Pa
     assert not _events(run_dir, "rollback")
     checkpoint = json.loads((run_dir / "checkpoint.json").read_text())
     assert checkpoint["extra"]["mechanisms"][0]["stats"]["stage"]["llm_calls"] == 3
+    (line,) = mechanism_lines(RunStore.open(run_dir).events())  # what `evolve report` shows
+    assert (line.name, line.llm_calls, line.llm_cost_usd) == ("ask-stage", 3, 0.0)
 
 
 @pytest.mark.parametrize(("attack", "says"), [
