@@ -40,8 +40,11 @@ class BoxReport(BaseModel):
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
-    def to_text(self) -> str:
-        lines = [f"box: {self.status}  ({self.device}; {self.duration_s:.2f} s; image {self.image})"]
+    def to_text(self, *, measured: bool = True) -> str:
+        """The report for a person; without `measured`, without the times it took (what a repair round
+        shows a model: the same for the same candidate on every run, so a replay meets the same prompt)."""
+        took = f"{self.duration_s:.2f} s; " if measured else ""
+        lines = [f"box: {self.status}  ({self.device}; {took}image {self.image})"]
         lines += [f"  reason: {r}" for r in self.reasons]
         lines += [f"  warning: {w}" for w in self.warnings]
         if self.verdict is not None:
@@ -49,7 +52,8 @@ class BoxReport(BaseModel):
             if mech.class_:
                 lines.append(f"  mechanism: {mech.name} (class {mech.class_}; hooks: {', '.join(mech.hooks)})")
             for hook, t in self.verdict.hooks.items():
-                lines.append(f"  {hook:<16} {t.calls:>4} calls  mean {t.mean_ms:8.2f} ms  max {t.max_ms:8.2f} ms")
+                times = f"  mean {t.mean_ms:8.2f} ms  max {t.max_ms:8.2f} ms" if measured else ""
+                lines.append(f"  {hook:<16} {t.calls:>4} calls{times}")
             if self.verdict.output.bytes:
                 lines.append(f"  mechanism output: {self.verdict.output.bytes} bytes (excerpt kept)")
         return for_terminal("\n".join(lines), REPORT_CHARS)

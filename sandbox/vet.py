@@ -60,7 +60,8 @@ class CheckReport(BaseModel):
             "box": self.box.to_json() if self.box is not None else None,
         }
 
-    def to_text(self) -> str:
+    def to_text(self, *, measured: bool = True) -> str:
+        """The report for a person (`measured=False`: without the box's times, see BoxReport.to_text)."""
         verdict = "ACCEPTED" if self.accepted else f"REJECTED ({self.status})"
         lines = [f"{self.filename}: {verdict}  sha256 {self.sha256[:16]}"]
         if self.gate is None:
@@ -70,7 +71,7 @@ class CheckReport(BaseModel):
             if not self.gate.ok:
                 lines += [f"  {line}" for line in self.gate.to_text().splitlines()]
         if self.box is not None:
-            lines.append(self.box.to_text())
+            lines.append(self.box.to_text(measured=measured))
         elif self.gate is not None and not self.gate.ok:
             lines.append("box: not run (the gate rejected the source)")
         return for_terminal("\n".join(lines), REPORT_CHARS)  # the gate's text quotes the source

@@ -32,6 +32,7 @@ def add_replay_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from bilevel_evolve.engine.analysis.mechanism_replay import replay_mechanism
+    from bilevel_evolve.engine.mechanisms.model import MechanismModel
     from bilevel_evolve.engine.wiring.assembly import HOST_RUNTIME_WARNING
     from bilevel_evolve.mechanism_archive.archive import Archive
     from bilevel_evolve.mechanism_archive.layout import default_archive_dir
@@ -53,6 +54,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             from bilevel_evolve.sandbox.hosts.container import ContainerHost
 
             host = ContainerHost(run_id=f"replay-{mech_id[:12]}")
+        # no model here: a ctx.llm request gets the offline stand-in's answer (engine/mechanisms/model.py)
+        host.llm_service = lambda request: MechanismModel(None).answer(request).text
         try:
             report = replay_mechanism(mech_id, source, record.name, args.trace, host)
         finally:

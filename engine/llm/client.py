@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bilevel_evolve.engine.llm.cassette import CassetteEntry, ChatRequest
 from bilevel_evolve.engine.llm.prompts import load_prompt, render_prompt
-from bilevel_evolve.engine.llm.tape import Tape
+from bilevel_evolve.engine.llm.tape import Origin, Tape
 from bilevel_evolve.engine.llm.transport import ResponseFormatRejected
 from bilevel_evolve.ground.errors import BudgetExceeded, InvalidAgentOutput
 
@@ -77,10 +77,18 @@ class LLMClient:
              response_schema: dict[str, Any] | None = None) -> str:
         """Send one exchange (or serve it from the cassette) and return the model's text."""
         with self._lock:
-            return self._chat(messages, purpose, json_mode, response_schema)
+            return self._chat(messages, purpose, json_mode, response_schema)[0].response
+
+    def exchange(self, messages: Sequence[dict[str, str]], purpose: str, *, max_tokens: int | None = None
+                 ) -> tuple[CassetteEntry, Origin]:
+        """One plain-text exchange, with its own answer length when given (a mechanism's ctx.llm): the
+        cassette entry (usage, cost) and where it came from."""
+        with self._lock:
+            return self._chat(messages, purpose, False, None, max_tokens)
 
     def _chat(self, messages: Sequence[dict[str, str]], purpose: str, json_mode: bool,
-              response_schema: dict[str, Any] | None = None) -> str:
+              response_schema: dict[str, Any] | None = None, max_tokens: int | None = None
+              ) -> tuple[CassetteEntry, Origin]:
         if self.max_cost_usd is not None and self.totals.cost_usd >= self.max_cost_usd:
             raise BudgetExceeded(
                 f"LLM budget spent: ${self.totals.cost_usd:.4f} of --max-cost ${self.max_cost_usd:.4f} "
@@ -91,7 +99,7 @@ class LLMClient:
             model=self.model,
             messages=tuple(dict(m) for m in messages),
             temperature=self.temperature,
-            max_tokens=self.max_tokens,
+            max_tokens=self.max_tokens if max_tokens is None else max_tokens,
             json_mode=json_mode,
             response_schema=response_schema,
         )
@@ -110,7 +118,7 @@ class LLMClient:
             latency_s=round(entry.latency_s, 3),
             attempts=entry.attempts,
         )
-        return entry.response
+        return entry, origin
 
     # -- structured exchange ------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Which level asked: the purpose of an exchange names it ("propose", "level15", "level2/explore", with
 "/repair" after a repair round), so tokens and cost can be split by level from the cassette alone. A text
 run's pipeline stages are the proposer's ("propose/analysis"), its judge's calls the trials' ("judge"), and
-the calls generated stages make through ctx.llm Level 2's ("level2/stage/NAME")."""
+the calls mechanisms make through ctx.llm Level 2's ("level2/stage/ID": the hook, then the first 12
+characters of the mechanism's archive id)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,10 @@ It counts each hook's calls and the decisions it changed, and takes out a mechan
 raises, stalls, answers something invalid or goes over its time budget (rollback,
 `engine/mechanisms/budget.py`), so the loop always goes on with the previous set. The engine
 validates every answer itself: what a host returns is untrusted.
+
+It also answers the hooks' ctx.llm requests (the host's `llm_service`, engine/mechanisms/model.py):
+each is traced as a `mechanism_llm` event with the step, iteration, hook, tokens and cost, and its
+time is the model's, not the mechanism's: a hook's time budget counts the call without it.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import Any
 
 from bilevel_evolve.engine.mechanisms.budget import HookBudget, HookClock
 from bilevel_evolve.engine.mechanisms.ctx_json import CtxJson
-from bilevel_evolve.engine.run.events import Event, HintsGiven, HookCalled
+from bilevel_evolve.engine.mechanisms.model import MechanismModel
+from bilevel_evolve.engine.run.events import Event, HintsGiven, HookCalled, MechanismAskedModel
 from bilevel_evolve.ground.contract.returns import check_return
 from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import Hints, Proposal, SearchContext, TrialRecord
 from bilevel_evolve.sandbox.hosts.base import HookFailure, MechanismHost
+from bilevel_evolve.sandbox.hosts.llm_bridge import LlmRequest
 
 RollbackCallback = Callable[["ActiveMechanism", HookFailure], None]
 
@@ -29,7 +35,8 @@ RollbackCallback = Callable[["ActiveMechanism", HookFailure], None]
 class HookStats:
     calls: int = 0
     changed: int = 0
-    ms: float = 0.0
+    ms: float = 0.0  # the hooks' own time (what ctx.llm waited for the model left out)
+    llm_calls: int = 0
 
 
 @dataclass
@@ -60,7 +67,8 @@ class ActiveMechanism:
 
 class MechanismSet:
     def __init__(self, host: MechanismHost, seed: int, emit: Callable[[Event], None],
-                 on_rollback: RollbackCallback | None = None, budget: HookBudget | None = None) -> None:
+                 on_rollback: RollbackCallback | None = None, budget: HookBudget | None = None,
+                 model: MechanismModel | None = None) -> None:
         self.host = host
         self.seed = seed
         self.emit = emit
@@ -68,6 +76,9 @@ class MechanismSet:
         self.active: list[ActiveMechanism] = []
         self.ctx_json = CtxJson()
         self.clock = HookClock(budget or HookBudget())
+        self.model = model or MechanismModel(None)  # without the run's client: the offline stand-in
+        self.calling: _Calling | None = None  # the hook call in progress
+        host.llm_service = self._ask_model
 
     # ---- membership ---------------------------------------------------------------------------
     def add(self, mech_id: str, source: MechanismSource, step: int, state_json: str | None = None,
@@ -206,6 +217,41 @@ class MechanismSet:
         if self.on_rollback is not None:
             self.on_rollback(mech, failure)
 
+    def _ask_model(self, request: LlmRequest) -> str:
+        """The host's llm_service: one ctx.llm request of the hook call in progress, answered and traced."""
+        calling = self.calling
+        if calling is None or calling.mech.id != request.mechanism:
+            raise HookFailure(request.mechanism, request.hook, "invalid", "called ctx.llm outside its hook call")
+        started = time.perf_counter()
+        try:
+            answer = self.model.answer(request)
+        finally:
+            waited = time.perf_counter() - started
+            calling.waited_s += waited
+        calling.llm_calls += 1
+        self.emit(MechanismAskedModel(
+            step=calling.step, iteration=calling.iteration, mechanism=request.mechanism, hook=request.hook,
+            call=request.index, purpose=answer.purpose, origin=answer.origin, prompt_chars=len(request.prompt),
+            answer_chars=len(answer.text), prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens, cost_usd=answer.cost_usd, wait_ms=round(waited * 1000, 3),
+            prompt=request.prompt[:LLM_EXCERPT_CHARS], answer=answer.text[:LLM_EXCERPT_CHARS]))
+        return answer.text
+
+
+LLM_EXCERPT_CHARS = 300  # how much of a ctx.llm prompt and answer the trace keeps
+
+
+@dataclass
+class _Calling:
+    """The hook call in progress, for its ctx.llm requests."""
+
+    mech: ActiveMechanism
+    hook: str
+    step: int
+    iteration: int
+    waited_s: float = 0.0  # in the model
+    llm_calls: int = 0
+
 
 class _Call:
     """Calls hooks for one loop phase (one ctx), validates answers, counts and traces them."""
@@ -216,15 +262,17 @@ class _Call:
         self.iteration = ctx.iteration
         self.step = step
         self._ms = 0.0
+        self._llm_calls = 0
 
     def __call__(self, mech: ActiveMechanism, hook: str, args: dict[str, Any]) -> Any:
         started = time.perf_counter()
+        calling = self.owner.calling = _Calling(mech, hook, self.step, self.iteration)
         try:
             value = self.owner.host.call(mech.id, hook, self.ctx_json, self.owner.seed, args)
             problems = check_return(hook, value, self.ctx_json["space"])
             if problems:
                 raise HookFailure(mech.id, hook, "invalid", "; ".join(problems))
-            seconds = time.perf_counter() - started
+            seconds = time.perf_counter() - started - calling.waited_s  # the hook's own time
             over = self.owner.clock.spend(mech.id, self.step, seconds, mech.hook_seconds + seconds)
             if over is not None:
                 raise HookFailure(mech.id, hook, "over-budget", over)
@@ -232,13 +280,16 @@ class _Call:
             self.owner._fail(mech, failure)
             return _FAILED
         finally:
-            self._ms = (time.perf_counter() - started) * 1000
+            self.owner.calling = None
+            self._ms = (time.perf_counter() - started - calling.waited_s) * 1000
+            self._llm_calls = calling.llm_calls
         return value
 
     def record(self, mech: ActiveMechanism, hook: str, args: dict[str, Any], value: Any, changed: bool) -> None:
         stats = mech.stats.setdefault(hook, HookStats())
         stats.calls += 1
         stats.ms += self._ms
+        stats.llm_calls += self._llm_calls
         if value is _FAILED:
             return
         stats.changed += int(changed)

@@ -13,6 +13,7 @@ from bilevel_evolve.engine.run.events import (
     EffectMeasured,
     Event,
     HookCalled,
+    MechanismAskedModel,
     MechanismInjected,
     MechanismRolledBack,
     ResearchSessionEvent,
@@ -30,6 +31,8 @@ class MechanismLine:
     effect: dict[str, Any] = field(default_factory=dict)
     calls: int = 0
     changed: int = 0
+    llm_calls: int = 0  # its hooks' ctx.llm calls
+    llm_cost_usd: float = 0.0
 
 
 class MechanismLines:
@@ -44,6 +47,8 @@ class MechanismLines:
         self._effects: dict[str, dict[str, Any]] = {}
         self._calls: Counter[str] = Counter()
         self._changed: Counter[str] = Counter()
+        self._asked: Counter[str] = Counter()
+        self._asked_cost: dict[str, float] = {}
 
     def add(self, e: Event) -> None:
         if isinstance(e, ResearchSessionEvent):
@@ -59,6 +64,9 @@ class MechanismLines:
         elif isinstance(e, HookCalled):
             self._calls[e.mechanism] += 1
             self._changed[e.mechanism] += int(e.changed)
+        elif isinstance(e, MechanismAskedModel):
+            self._asked[e.mechanism] += 1
+            self._asked_cost[e.mechanism] = self._asked_cost.get(e.mechanism, 0.0) + e.cost_usd
 
     def lines(self) -> list[MechanismLine]:
         lines = dict(self._from_sessions)
@@ -69,6 +77,7 @@ class MechanismLines:
                 line.status, line.reason = "rolled-back", self._rollbacks[mech_id]
             line.effect = self._effects.get(mech_id, line.effect)
             line.calls, line.changed = self._calls[mech_id], self._changed[mech_id]
+            line.llm_calls, line.llm_cost_usd = self._asked[mech_id], self._asked_cost.get(mech_id, 0.0)
             if line.status == "accepted" and not line.changed:  # the same rule the archive applies
                 line.status = "dead"
         return list(lines.values())
@@ -83,7 +92,8 @@ def mechanism_lines(events: Iterable[Event]) -> list[MechanismLine]:
 
 def mechanisms_table(lines: list[MechanismLine]) -> Table:
     table = Table(title="mechanisms (Level 2)")
-    for col in ("id", "name", "session", "status", "hook calls", "changed", "Δ best in its window", "reason"):
+    for col in ("id", "name", "session", "status", "hook calls", "changed", "ctx.llm", "Δ best in its window",
+                "reason"):
         table.add_column(col, overflow="fold")
     colours = {"accepted": "green", "rejected-smoke": "red", "rejected-static": "red",
                "rolled-back": "yellow", "dead": "magenta"}
@@ -92,7 +102,8 @@ def mechanisms_table(lines: list[MechanismLine]) -> Table:
         effect_text = "—" if not isinstance(effect, int | float) else \
             f"{effect:+.4g} ({for_markup(m.effect.get('verdict'), 40)})"
         status = f"[{colours.get(m.status, 'white')}]{for_markup(m.status, 40)}[/]"
+        asked = "—" if not m.llm_calls else f"{m.llm_calls} (${m.llm_cost_usd:.4f})"
         # names, sessions and reasons are mechanisms' and models' words: markup in them stays text
         table.add_row(for_markup(m.id[:12]), for_markup(m.name, 200), for_markup(m.session.rsplit("/", 1)[-1], 80),
-                      status, str(m.calls), str(m.changed), effect_text, for_markup(m.reason, 160))
+                      status, str(m.calls), str(m.changed), asked, effect_text, for_markup(m.reason, 160))
     return table

@@ -180,6 +180,28 @@ class HookCalled(_Event):
     ms: float = 0.0
 
 
+class MechanismAskedModel(_Event):
+    """One ctx.llm call of a mechanism's hook, which the engine made for it (engine/mechanisms/model.py).
+    The texts are excerpts (the cassette holds them whole in a run with a model)."""
+
+    kind: Literal["mechanism_llm"] = "mechanism_llm"
+    step: int
+    iteration: int
+    mechanism: str
+    hook: str
+    call: int  # 1 for the hook call's first
+    purpose: str
+    origin: str  # live, cassette or offline
+    prompt_chars: int
+    answer_chars: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    wait_ms: float = 0.0
+    prompt: str = ""
+    answer: str = ""
+
+
 class HintsGiven(_Event):
     kind: Literal["hints"] = "hints"
     step: int
@@ -262,7 +284,7 @@ class RunFinished(_Event):
 
 Event = Annotated[
     RunStarted | RunResumed | RunExtended | ProposalMade | TrialFinished | DecisionMade | NoiseFloorMeasured
-    | ConfigChanged | HookCalled | HintsGiven | ResearchSessionEvent | MechanismInjected
+    | ConfigChanged | HookCalled | MechanismAskedModel | HintsGiven | ResearchSessionEvent | MechanismInjected
     | MechanismRolledBack | EffectMeasured | PipelineChanged | RunStopped | RunFinished,
     Field(discriminator="kind"),
 ]

@@ -17,6 +17,7 @@ from bilevel_evolve.engine.agents.batch import propose_many
 from bilevel_evolve.engine.analysis.trace_numbers import baseline_reference
 from bilevel_evolve.engine.mechanisms.active_set import ActiveMechanism, MechanismSet
 from bilevel_evolve.engine.mechanisms.budget import HookBudget
+from bilevel_evolve.engine.mechanisms.model import MechanismModel
 from bilevel_evolve.engine.outer.base import OuterController
 from bilevel_evolve.engine.outer.view import LoopView, MechanismView
 from bilevel_evolve.engine.run.acceptance import AcceptanceRule, noise_floor
@@ -72,14 +73,15 @@ class InnerLoop(OuterDecisions):
                  on_step: StepCallback | None = None, *, mechanism_host: MechanismHost | None = None,
                  outer: Sequence[OuterController] = (),
                  mechanism_source: Callable[[str], MechanismSource] | None = None,
-                 fail_fast: FailFast | None = None) -> None:
+                 fail_fast: FailFast | None = None, mechanism_model: MechanismModel | None = None) -> None:
         self.store = store
         self.config = config
         self.domain = domain
         self.agent = agent
         self.on_step = on_step
         self.mechanisms = None if mechanism_host is None else MechanismSet(
-            mechanism_host, config.seed, self._emit, on_rollback=self._rolled_back, budget=HookBudget.of(config))
+            mechanism_host, config.seed, self._emit, on_rollback=self._rolled_back, budget=HookBudget.of(config),
+            model=mechanism_model)
         self.outer = list(outer)
         self.mechanism_source = mechanism_source
         self.fail_fast = fail_fast

@@ -11,6 +11,7 @@ from bilevel_evolve.domains.base import Domain
 from bilevel_evolve.engine.agents.base import Agent
 from bilevel_evolve.engine.agents.factory import build_agent, build_llm_for
 from bilevel_evolve.engine.mechanisms.bookkeeping import ArchiveBookkeeper
+from bilevel_evolve.engine.mechanisms.model import MechanismModel
 from bilevel_evolve.engine.outer.base import OuterController
 from bilevel_evolve.engine.run.fail_fast import FailFast
 from bilevel_evolve.engine.run.loop import InnerLoop
@@ -138,8 +139,9 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
                                         repair_rounds=config.repair_rounds))
     fail_fast = FailFast(config.fail_fast, run_dir=run_dir,
                          python=config.domain_options.get("python") or sys.executable)
+    # a mechanism's ctx.llm is answered with the run's client (offline: the deterministic stand-in)
     loop = InnerLoop(store, config, parts.domain, parts.agent, mechanism_host=host, outer=outer,
-                     mechanism_source=source, fail_fast=fail_fast)
+                     mechanism_source=source, fail_fast=fail_fast, mechanism_model=MechanismModel(parts.client))
     if parts.text is not None:
         parts.text.attach(loop)
     return loop

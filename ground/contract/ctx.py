@@ -11,11 +11,16 @@ import copy
 import hashlib
 import math
 import random
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from bilevel_evolve.ground.contract import unit_space
+from bilevel_evolve.ground.contract.interface import DEFAULT_LLM_MAX_TOKENS
+from bilevel_evolve.ground.contract.llm import request_problems
+
+# How a worker passes a ctx.llm request on (sandbox/guest/worker.py): the request -> the model's answer.
+Ask = Callable[[dict[str, Any]], str]
 
 
 class FrozenDict(dict):  # type: ignore[type-arg]
@@ -147,6 +152,18 @@ class Context:
     hints: Hints
     rng: random.Random
     pending: tuple[Pending, ...] = ()  # trials in flight, in proposal order (empty with one worker)
+    ask: Ask | None = field(default=None, repr=False, compare=False)  # the worker's way to the engine
+
+    def llm(self, prompt: str, *, system: str | None = None, max_tokens: int = DEFAULT_LLM_MAX_TOKENS) -> str:
+        """The run's model's answer to `prompt` (text). The engine makes the call, counts its cost and
+        records it; offline and in the smoke test a deterministic stand-in answers. At most MAX_LLM_CALLS
+        calls per hook call: one more fails the mechanism."""
+        problems = request_problems(prompt, system, max_tokens)
+        if problems:
+            raise ValueError(f"ctx.llm: {'; '.join(problems)}")
+        if self.ask is None:
+            raise RuntimeError("ctx.llm: no model answers here (this ctx was not built by a worker)")
+        return self.ask({"prompt": prompt, "system": system, "max_tokens": max_tokens})
 
     def better(self, a: float, b: float) -> bool:
         """True when value a is strictly better than value b in this direction."""
@@ -166,8 +183,9 @@ class Context:
         return unit_space.from_unit(self.space[name], u)
 
 
-def build_context(ctx_json: Mapping[str, Any], *, seed: int, hook: str = "") -> Context:
-    """Turn `SearchContext.to_json()` output into the read-only Context a hook receives."""
+def build_context(ctx_json: Mapping[str, Any], *, seed: int, hook: str = "", ask: Ask | None = None) -> Context:
+    """Turn `SearchContext.to_json()` output into the read-only Context a hook receives (`ask`: where
+    its ctx.llm requests go)."""
     iteration = int(ctx_json["iteration"])
     incumbent = ctx_json.get("incumbent")
     return Context(
@@ -180,6 +198,7 @@ def build_context(ctx_json: Mapping[str, Any], *, seed: int, hook: str = "") -> 
         hints=Hints.from_json(ctx_json.get("hints")),
         rng=random.Random(derive_seed(seed, iteration, hook)),
         pending=tuple(Pending.from_json(p) for p in ctx_json.get("pending", ())),
+        ask=ask,
     )
 
 

@@ -54,6 +54,21 @@ DEFAULT_STAGE_POSITION = "after:revision"
 # stage may return with every character escaped (\uXXXX is 6 bytes for 1 of UTF-8), and its quotes.
 MAX_RETURN_BYTES = 6 * MAX_DRAFT_BYTES + 2
 
+# ctx.llm(prompt, *, system=None, max_tokens=...): a hook may ask the run's model. The engine makes the call
+# on the host with the run's client (no key, no network ever reaches the sandbox), counts it in the run's
+# cost and --max-cost and records it in the cassette; offline, and in the smoke test, a deterministic
+# stand-in answers. One hook call may ask at most MAX_LLM_CALLS times: the next request fails the mechanism
+# (it is rolled back, or rejected at vetting). A request's texts and its answer are capped here.
+MAX_LLM_CALLS = 4  # ctx.llm calls per hook invocation
+MAX_LLM_PROMPT_CHARS = MAX_DRAFT_BYTES + 8 * 1024  # room for a whole draft and the instructions around it
+MAX_LLM_SYSTEM_CHARS = 4000
+DEFAULT_LLM_MAX_TOKENS = 1024
+MAX_LLM_MAX_TOKENS = 16_384  # enough for a whole draft as the answer
+MAX_LLM_ANSWER_CHARS = MAX_DRAFT_BYTES  # the longest answer a hook receives (longer ones are cut)
+# One request as JSON on the worker's channel: both texts with every character escaped (12 bytes for a
+# character beyond the BMP, a surrogate pair of \uXXXX), and the rest.
+MAX_LLM_REQUEST_BYTES = 12 * (MAX_LLM_PROMPT_CHARS + MAX_LLM_SYSTEM_CHARS) + 1024
+
 # What a mechanism may import unless a gate policy says otherwise.
 DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = (
     "__future__",

@@ -16,8 +16,16 @@ byte, so the ctx is not decoded and re-encoded here; the worker keeps the histor
 usually carries only the trials it lacks. Replies: {"id": N, "ok": true} TAB WORKER_REPLY
 when the mechanism's worker answered (the worker reply, again passed on as is, says whether the
 mechanism itself raised; for load it is the import's answer: class, name, hooks), or {"id": N,
-"ok": false, "kind": K, "reason": TEXT} with K in timeout/died/garbage when it did not; that worker
-is then killed.
+"ok": false, "kind": K, "reason": TEXT} with K in timeout/died/garbage/over-budget when it did not;
+that worker is then killed.
+
+A hook's ctx.llm request (sandbox/guest/worker.py) goes up to the engine in the middle of call N, as
+    {"id": N, "llm": true} TAB REQUEST          (the worker's request bytes, passed on as they came)
+and the server waits for the engine's answer on stdin before it reads anything else:
+    {"id": N, "op": "llm_answer"} TAB ANSWER    (passed down to the worker as it came)
+The engine makes the model call; nothing of it (no key, no network) is in this container. One more
+request than interface.MAX_LLM_CALLS in one call is over-budget: the worker is killed, not answered.
+The call's deadline does not count the time the engine's answer takes.
 
 Why the server is the container's init (no docker-init above it): it makes itself non-dumpable,
 and a non-dumpable process's /proc entries (its fds, its memory, its environment) are closed to
@@ -40,7 +48,7 @@ import sys
 from typing import Any
 
 from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
-from bilevel_evolve.sandbox.guest.worker_link import BadReply, Worker, WorkerDied, WorkerTimeout
+from bilevel_evolve.sandbox.guest.worker_link import BadReply, TooManyLlmCalls, Worker, WorkerDied, WorkerTimeout
 
 MECHANISM_DIR = "/tmp/mechanism"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -62,12 +70,42 @@ def write_reply(line: bytes) -> None:
         view = view[os.write(1, view):]
 
 
+class Requests:
+    """The engine's lines on stdin: requests, and the answers to ctx.llm requests in the middle of one."""
+
+    def __init__(self, orphans: Orphans | None = None) -> None:
+        self.orphans = orphans
+        self.buffer = bytearray()
+
+    def read(self, keep: int | None) -> bytes | None:
+        """The next line; None when the engine closed the channel; Fault when a line is over the cap.
+        Exited children are reaped while it waits, all but `keep` (the worker's pid)."""
+        while (newline := self.buffer.find(b"\n")) < 0:
+            if len(self.buffer) > MAX_REQUEST_BYTES:
+                raise Fault("garbage", "a request over the size cap")
+            watched = [0] if self.orphans is None else [0, self.orphans.fd]
+            readable, _, _ = select.select(watched, [], [])
+            if self.orphans is not None and self.orphans.fd in readable:
+                self.orphans.reap(keep)
+            if 0 not in readable:
+                continue
+            chunk = os.read(0, 65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line = bytes(self.buffer[:newline])
+        del self.buffer[: newline + 1]
+        return line
+
+
 class Server:
     """One mechanism's worker, and the requests for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, requests: Requests | None = None) -> None:
         self.mech: str | None = None
         self.worker: Worker | None = None
+        self.requests = requests or Requests()
+        self.request_id: Any = None  # the engine's request being answered now
 
     def handle(self, req: dict[str, Any], payload: bytes | None) -> bytes:
         """The worker reply line that answers `req` (Fault when there is none)."""
@@ -87,7 +125,7 @@ class Server:
             raise Fault("died", "the mechanism is not loaded in its container")
         limit = float(req["limit_s"])
         if op == "call" and payload is not None:  # the engine's request to the worker, passed on as is
-            return self._ask(payload, limit, str(req["hook"]))
+            return self._ask(payload, limit, str(req["hook"]), llm=True)
         if op == "state_dict":
             return self._ask(b'{"op": "state_dict"}', limit, "state_dict")
         raise Fault("garbage", f"unknown op {op!r}")
@@ -123,12 +161,16 @@ class Server:
                 return answer
         return info
 
-    def _ask(self, line: bytes, limit_s: float, label: str) -> bytes:
+    def _ask(self, line: bytes, limit_s: float, label: str, *, llm: bool = False) -> bytes:
+        """The worker's reply line to `line`; only a hook call (`llm`) may ask ctx.llm on the way."""
         worker = self.worker
         if worker is None:
             raise Fault("died", "the mechanism is not loaded in its container")
         try:  # the reply line is passed on undecoded: the engine decodes it as untrusted
-            return worker.exchange(line, limit_s, label)
+            return worker.exchange(line, limit_s, label, on_llm=self._ask_engine if llm else None)
+        except TooManyLlmCalls as exc:
+            self.stop()
+            raise Fault("over-budget", str(exc)) from None
         except WorkerTimeout as exc:
             self.stop()
             raise Fault("timeout", str(exc)) from None
@@ -139,6 +181,25 @@ class Server:
         except BadReply as exc:
             self.stop()
             raise Fault("garbage", str(exc)) from None
+        except Fault:  # the channel to the engine failed while the worker waited for ctx.llm
+            self.stop()
+            raise
+
+    def _ask_engine(self, request: bytes) -> bytes:
+        """Pass a ctx.llm request up to the engine and return its answer for the worker."""
+        write_reply(json.dumps({"id": self.request_id, "llm": True}).encode() + b"\t" + request)
+        line = self.requests.read(self.worker_pid())
+        if line is None:
+            raise Fault("died", "the engine closed the channel while the mechanism waited for ctx.llm")
+        header, tab, answer = line.partition(b"\t")
+        try:
+            envelope = json.loads(header)
+        except (ValueError, RecursionError):
+            envelope = None
+        if not tab or not isinstance(envelope, dict) or envelope.get("op") != "llm_answer" \
+                or envelope.get("id") != self.request_id:
+            raise Fault("garbage", "the engine's answer to ctx.llm was out of turn")
+        return answer
 
     def stop(self) -> None:
         worker, self.worker = self.worker, None
@@ -199,37 +260,27 @@ def reap_orphans(keep: int | None) -> None:
                 os.waitpid(int(entry), os.WNOHANG)
 
 
-def serve(server: Server, orphans: Orphans) -> None:
-    buffer = bytearray()
+def serve(server: Server) -> None:
     while True:
-        newline = buffer.find(b"\n")
-        if newline < 0:
-            if len(buffer) > MAX_REQUEST_BYTES:
-                write_reply(_fault(None, "garbage", "a request over the size cap"))
-                return
-            readable, _, _ = select.select([0, orphans.fd], [], [])
-            if orphans.fd in readable:
-                orphans.reap(server.worker_pid())
-            if 0 not in readable:
-                continue
-            chunk = os.read(0, 65536)
-            if not chunk:
-                return  # the engine closed the channel: the run is over
-            buffer += chunk
-            continue
-        line = bytes(buffer[:newline])
-        del buffer[: newline + 1]
+        try:
+            line = server.requests.read(server.worker_pid())
+        except Fault as fault:
+            write_reply(_fault(None, fault.kind, fault.reason))
+            return
+        if line is None:
+            return  # the engine closed the channel: the run is over
         write_reply(_answer(server, line))
 
 
 def _answer(server: Server, line: bytes) -> bytes:
     header, _, payload = line.partition(b"\t")
     req_id: Any = None
+    server.request_id = None
     try:
         req = json.loads(header)
         if not isinstance(req, dict):
             raise Fault("garbage", "a request that is not a JSON object")
-        req_id = req.get("id")
+        req_id = server.request_id = req.get("id")
         answer = server.handle(req, payload or None)
         return json.dumps({"id": req_id, "ok": True}).encode() + b"\t" + answer
     except Fault as fault:
@@ -254,9 +305,9 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
     os.makedirs(MECHANISM_DIR, mode=0o700, exist_ok=True)
-    server = Server()
+    server = Server(Requests(Orphans()))
     try:
-        serve(server, Orphans())
+        serve(server)
     finally:
         server.stop()
     return 0

@@ -3,6 +3,9 @@
 A trace is either recorded (trials replayed as they happened; what the hooks return is checked but
 not applied) or synthetic (each iteration samples a point, lets propose/review change it, and scores
 it on a cheap deterministic objective; iteration 4 fails, as real trials sometimes do).
+There is no engine here, so a hook's ctx.llm gets the deterministic stand-in's answer
+(ground/contract/llm.stand_in_answer), under the same cap as in a run: a hook that asks more than
+MAX_LLM_CALLS times in one call, or asks what ctx.llm may not, is rejected here.
 Standard library only (runs inside the container).
 """
 
@@ -16,9 +19,10 @@ from typing import Any
 
 from bilevel_evolve.ground.contract.ctx import derive_seed
 from bilevel_evolve.ground.contract.interface import HOOKS, MAX_STATE_BYTES
+from bilevel_evolve.ground.contract.llm import request_shape_problems, stand_in_answer
 from bilevel_evolve.ground.contract.returns import check_return
 from bilevel_evolve.ground.contract.unit_space import from_unit, to_unit
-from bilevel_evolve.sandbox.guest.worker_link import Worker
+from bilevel_evolve.sandbox.guest.worker_link import TooManyLlmCalls, Worker
 
 FAILED_ITERATION = 4
 # What a stage hook (text runs) is given in a smoke test: a short markdown draft, different each iteration.
@@ -63,11 +67,15 @@ class Driver:
     recorded: list[dict[str, Any]] | None = None
     config: dict[str, Any] = field(default_factory=dict)
     stats: dict[str, HookStats] = field(default_factory=dict)
+    llm_calls: int = 0  # the ctx.llm requests the stand-in answered
 
     # -- one request, timed and checked ---------------------------------------------------------
     def _request(self, req: dict[str, Any], label: str) -> dict[str, Any]:
         started = time.perf_counter()
-        reply = self.worker.request(req, self.per_call_s, label)
+        try:
+            reply = self.worker.request(req, self.per_call_s, label, on_llm=lambda data: self._stand_in(data, label))
+        except TooManyLlmCalls as exc:
+            raise HookProblem(f"{label}: {exc}") from None
         if req["op"] != "new":
             name = req.get("hook", req["op"])
             self.stats.setdefault(name, HookStats()).add((time.perf_counter() - started) * 1000)
@@ -75,6 +83,18 @@ class Driver:
             where = f" ({reply['where']})" if reply.get("where") else ""
             raise HookProblem(f"{label} raised {reply.get('error', 'an error')}{where}")
         return reply
+
+    def _stand_in(self, data: bytes, label: str) -> bytes:
+        """The answer to one ctx.llm request: the stand-in's, deterministic."""
+        try:
+            request = json.loads(data)
+        except (ValueError, RecursionError):
+            raise HookProblem(f"{label} sent a ctx.llm request that is not JSON") from None
+        problems = request_shape_problems(request)
+        if problems:
+            raise HookProblem(f"{label} sent a ctx.llm request that ctx.llm may not make: {'; '.join(problems)}")
+        self.llm_calls += 1
+        return json.dumps({"ok": True, "text": stand_in_answer(request["prompt"], request["max_tokens"])}).encode()
 
     def _call(self, hook: str, ctx: dict[str, Any], iteration: int, **extra: Any) -> Any:
         label = f"hook {hook} at iteration {iteration}"

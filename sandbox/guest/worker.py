@@ -9,6 +9,12 @@ leaves it out and the request carries the trials appended since: `history_base`,
 worker must already hold, and `history_new` (sandbox/hosts/history.py sends them). A worker that
 holds another count answers `history_mismatch` instead of calling the hook, and the host sends
 the whole history. The hook gets the same ctx either way.
+
+In the middle of a call, a hook's `ctx.llm(...)` sends a line of its own on --res-fd: LLM_FRAME, then
+the request as JSON ({"prompt", "system", "max_tokens"}), and blocks until the parent writes the answer
+on --cmd-fd: {"ok": true, "text": "..."} (or {"ok": false, "error": "..."}, which ctx.llm raises as a
+RuntimeError). The parent answers it (sandbox/guest/worker_link.py: the smoke test's stand-in, the
+host server passing it up to the engine) and counts it against the cap of interface.MAX_LLM_CALLS.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from bilevel_evolve.ground.contract.ctx import Context, Trial, build_context
 from bilevel_evolve.ground.contract.interface import HOOKS, STATE_HOOKS
 
 MECHANISM_FILE = "mechanism.py"
+LLM_FRAME = b"LLM "  # starts a ctx.llm request line (a reply line starts with "{")
 
 
 def _plain(value: Any) -> Any:
@@ -57,9 +64,43 @@ def _error(exc: BaseException) -> dict[str, Any]:
             "where": where}
 
 
+class Lines:
+    """The worker's two pipes: requests (and ctx.llm answers) in, replies (and ctx.llm requests) out."""
+
+    def __init__(self, commands: Any, replies: Any) -> None:
+        self._commands, self._replies = commands, replies
+        self._buffer = b""
+
+    def read(self) -> bytes | None:
+        """The next line, or None when the parent closed the channel."""
+        while b"\n" not in self._buffer:
+            chunk = self._commands.read(65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def write(self, data: bytes) -> None:
+        self._replies.write(data + b"\n")
+
+    def ask(self, request: dict[str, Any]) -> str:
+        """ctx.llm's way out: send the request, wait for the answer."""
+        self.write(LLM_FRAME + json.dumps(request).encode())
+        line = self.read()
+        if line is None:
+            raise RuntimeError("ctx.llm: the channel closed before the answer came")
+        answer = json.loads(line)
+        if not isinstance(answer, dict) or answer.get("ok") is not True or not isinstance(answer.get("text"), str):
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise RuntimeError(f"ctx.llm: {error or 'no answer'}")
+        return str(answer["text"])
+
+
 class Session:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, lines: Lines | None = None) -> None:
         self.path = path
+        self.lines = lines
         self.cls: Any = None
         self.instance: Any = None
         self.history: tuple[Trial, ...] = ()  # the history of the last call's ctx
@@ -131,13 +172,14 @@ class Session:
         """The call's ctx, its history completed from the one kept; None when the call assumed a
         history of another length than the one kept."""
         seed = int(req["seed"])
+        ask = self.lines.ask if self.lines is not None else None
         if "history_base" not in req:  # the whole history
-            ctx = build_context(req["ctx"], seed=seed, hook=hook)
+            ctx = build_context(req["ctx"], seed=seed, hook=hook, ask=ask)
         elif int(req["history_base"]) != len(self.history):
             return None
         else:
             history = self.history + tuple(Trial.from_json(t) for t in req["history_new"])
-            ctx = replace(build_context(req["ctx"], seed=seed, hook=hook), history=history)
+            ctx = replace(build_context(req["ctx"], seed=seed, hook=hook, ask=ask), history=history)
         self.history = ctx.history
         return ctx
 
@@ -157,22 +199,15 @@ def main() -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True)
-    commands = os.fdopen(args.cmd_fd, "rb", buffering=0)
-    replies = os.fdopen(args.res_fd, "wb", buffering=0)
-    session = Session(args.mechanism)
-    buffer = b""
-    while True:
-        while b"\n" not in buffer:
-            chunk = commands.read(65536)
-            if not chunk:
-                return 0
-            buffer += chunk
-        line, buffer = buffer.split(b"\n", 1)
+    lines = Lines(os.fdopen(args.cmd_fd, "rb", buffering=0), os.fdopen(args.res_fd, "wb", buffering=0))
+    session = Session(args.mechanism, lines)
+    while (line := lines.read()) is not None:
         try:
             reply = session.handle(json.loads(line))
         except BaseException as exc:
             reply = _error(exc)
-        replies.write(json.dumps(reply).encode() + b"\n")
+        lines.write(json.dumps(reply).encode())
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,14 @@
 """Parent side of the harness <-> worker channel: starts the worker, sends requests, enforces the
 per-call deadline and the reply size cap, and keeps a capped copy of the mechanism's own output.
 Standard library only: it runs inside the container (harness, mechanism host) and, for the trusted
-`--mechanism-runtime host`, on the host."""
+`--mechanism-runtime host`, on the host.
+
+A hook's ctx.llm requests arrive in the middle of a call (sandbox/guest/worker.py): `exchange` hands
+each to its `on_llm` (the smoke test's stand-in, the host server's way up to the engine, the local
+host's bridge), writes the answer back and reads on. It counts them: one more than
+interface.MAX_LLM_CALLS in one call is `TooManyLlmCalls`, and the worker is not answered. The time
+spent waiting for an answer is not the mechanism's: the call's deadline moves by it.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
+
+from bilevel_evolve.ground.contract.interface import MAX_LLM_CALLS
+from bilevel_evolve.sandbox.guest.worker import LLM_FRAME
 
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 WORKER_MODULE = "bilevel_evolve.sandbox.guest.worker"
@@ -44,6 +55,18 @@ class WorkerDied(Exception):
 
 class BadReply(Exception):
     pass
+
+
+class TooManyLlmCalls(BadReply):
+    def __init__(self, label: str) -> None:
+        super().__init__(f"called ctx.llm more than {MAX_LLM_CALLS} times in one call "
+                         f"(at most {MAX_LLM_CALLS} per hook call)")
+        self.label = label
+
+
+# What answers a ctx.llm request: the request's JSON bytes as the worker sent them (untrusted) -> the
+# answer line for the worker (JSON, no newline).
+LlmAnswer = Callable[[bytes], bytes]
 
 
 class OutputCapture:
@@ -96,15 +119,29 @@ class Worker:
         self.output = OutputCapture(self.proc.stdout, output_keep)
         self._buffer = b""
 
-    def exchange(self, line: bytes, limit_s: float, label: str) -> bytes:
+    def exchange(self, line: bytes, limit_s: float, label: str, on_llm: LlmAnswer | None = None) -> bytes:
         """Send one request line and return the reply line as it came, undecoded: mechanism code
-        could have written it, so the caller decodes it as untrusted input."""
+        could have written it, so the caller decodes it as untrusted input. The ctx.llm requests on
+        the way are answered by `on_llm` (without one, a request is a BadReply), at most MAX_LLM_CALLS;
+        the deadline does not count the time their answers take."""
         deadline = time.monotonic() + limit_s
         self._write(line + b"\n", deadline, label, limit_s)
-        return self._read_line(deadline, label, limit_s)
+        asked = 0
+        while (reply := self._read_line(deadline, label, limit_s)).startswith(LLM_FRAME):
+            if on_llm is None:
+                raise BadReply(f"{label}: called ctx.llm where nothing answers it")
+            asked += 1
+            if asked > MAX_LLM_CALLS:
+                raise TooManyLlmCalls(label)
+            started = time.monotonic()
+            answer = on_llm(reply[len(LLM_FRAME):])
+            deadline += time.monotonic() - started
+            self._write(answer + b"\n", deadline, label, limit_s)
+        return reply
 
-    def request(self, req: dict[str, Any], limit_s: float, label: str) -> dict[str, Any]:
-        line = self.exchange(json.dumps(req).encode(), limit_s, label)
+    def request(self, req: dict[str, Any], limit_s: float, label: str, on_llm: LlmAnswer | None = None
+                ) -> dict[str, Any]:
+        line = self.exchange(json.dumps(req).encode(), limit_s, label, on_llm)
         try:
             reply = json.loads(line)
         except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than json can read

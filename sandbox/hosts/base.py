@@ -4,7 +4,9 @@ Both hosts speak the smoke-test worker's protocol (`sandbox/guest/worker.py`): o
 per mechanism, one JSON request and reply per hook call, a deadline on every call. The worker keeps
 the history, so a call sends only the trials it lacks (`sandbox/hosts/history.py`;
 `incremental_history=False` sends the whole history every time, as the smoke test does). Both
-decode what a worker answers in one place (`sandbox/hosts/replies.py`), as untrusted input.
+decode what a worker answers in one place (`sandbox/hosts/replies.py`), as untrusted input, and
+both answer a hook's ctx.llm requests through `sandbox/hosts/llm_bridge.py` with the engine's
+`llm_service` (None: a request fails the mechanism).
 - `ContainerHost` (default) gives every mechanism a hardened container of its own.
 - `LocalProcessHost` runs the workers as plain processes on the host: unconfined, for trusted code
   only, behind an explicit flag and with a warning on every run.
@@ -18,9 +20,17 @@ from typing import Any, Protocol
 
 from bilevel_evolve.ground.contract.interface import MAX_RETURN_BYTES
 from bilevel_evolve.ground.contract.source import MechanismSource
-from bilevel_evolve.sandbox.guest.worker_link import BadReply, Worker, WorkerDied, WorkerTimeout
+from bilevel_evolve.sandbox.guest.worker_link import (
+    BadReply,
+    LlmAnswer,
+    TooManyLlmCalls,
+    Worker,
+    WorkerDied,
+    WorkerTimeout,
+)
 from bilevel_evolve.sandbox.hosts import replies
 from bilevel_evolve.sandbox.hosts.history import HistoryFeed
+from bilevel_evolve.sandbox.hosts.llm_bridge import LlmBridge, LlmService
 from bilevel_evolve.sandbox.hosts.outcomes import HookFailure as HookFailure
 from bilevel_evolve.sandbox.hosts.outcomes import Loaded as Loaded
 
@@ -30,6 +40,7 @@ LOAD_LIMIT_S = 60.0  # importing torch inside a fresh worker takes seconds
 
 class MechanismHost(Protocol):
     kind: str
+    llm_service: LlmService | None  # what answers the hooks' ctx.llm requests (set by the engine)
 
     def load(self, mech_id: str, source: MechanismSource, state_json: str | None) -> Loaded: ...
 
@@ -48,8 +59,10 @@ class LocalProcessHost:
     kind = "host"
 
     def __init__(self, work_dir: Path, *, call_limit_s: float = DEFAULT_CALL_LIMIT_S,
-                 incremental_history: bool = True, max_return_bytes: int = MAX_RETURN_BYTES) -> None:
+                 incremental_history: bool = True, max_return_bytes: int = MAX_RETURN_BYTES,
+                 llm_service: LlmService | None = None) -> None:
         self.work_dir = work_dir.absolute()  # the workers run in another directory
+        self.llm_service = llm_service
         self.call_limit_s = call_limit_s
         self.incremental_history = incremental_history
         self.max_return_bytes = max_return_bytes
@@ -79,8 +92,13 @@ class LocalProcessHost:
         feed = self._feeds.get(mech_id)
         if feed is None:
             raise HookFailure(mech_id, hook, "died", "the mechanism is not loaded")
-        reply = feed.call(lambda request, limit_s: self._request(mech_id, request, hook, limit_s),
-                          hook, ctx, seed, args, self.call_limit_s)
+        bridge = LlmBridge(self.llm_service, mech_id, hook)
+        try:
+            reply = feed.call(lambda request, limit_s: self._request(mech_id, request, hook, limit_s, bridge),
+                              hook, ctx, seed, args, self.call_limit_s)
+        except BaseException:  # its worker may be waiting for a ctx.llm answer that will not come
+            self.unload(mech_id)
+            raise
         return replies.hook_value(mech_id, hook, reply, self.max_return_bytes)
 
     def state_json(self, mech_id: str) -> str:
@@ -97,13 +115,16 @@ class LocalProcessHost:
         for mech_id in list(self._workers):
             self.unload(mech_id)
 
-    def _request(self, mech_id: str, req: dict[str, Any], hook: str, limit_s: float) -> dict[str, Any]:
+    def _request(self, mech_id: str, req: dict[str, Any], hook: str, limit_s: float,
+                 on_llm: LlmAnswer | None = None) -> dict[str, Any]:
         """The worker's reply to one request, decoded (HookFailure when there is none)."""
         worker = self._workers.get(mech_id)
         if worker is None:
             raise HookFailure(mech_id, hook, "died", "the mechanism is not loaded")
         try:
-            line = worker.exchange(json.dumps(req).encode(), limit_s, hook)
+            line = worker.exchange(json.dumps(req).encode(), limit_s, hook, on_llm)
+        except TooManyLlmCalls as exc:
+            raise HookFailure(mech_id, hook, "over-budget", str(exc)) from None
         except WorkerTimeout as exc:
             raise HookFailure(mech_id, hook, "timeout", str(exc)) from None
         except WorkerDied as exc:

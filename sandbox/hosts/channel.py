@@ -1,7 +1,8 @@
 """The channel to a mechanism's container: JSON lines over the Docker attach socket.
 
 `Channel` writes the container's stdin and reads its stdout, undoing Docker's stream framing;
-`parse_envelope` checks the server's reply header. Any failure is a `ChannelFault`: after one, the
+`parse_envelope` checks the server's reply header and `llm_request_in` finds a hook's ctx.llm
+request the server passes up in the middle of a call. Any failure is a `ChannelFault`: after one, the
 channel is no longer trustworthy and the container is discarded. The server is the container's
 init and cannot be reached from the mechanism's processes, but the header is decoded as untrusted
 all the same (sandbox/hosts/replies.py): whatever arrives, the engine only ever sees a fault.
@@ -21,7 +22,7 @@ from bilevel_evolve.sandbox.hosts.replies import decode_json
 
 MAX_HEADER_BYTES = 64 * 1024  # the server's reply header: an id, ok, and at most a short reason
 MAX_CHANNEL_LINE = MAX_REPLY_BYTES + MAX_HEADER_BYTES  # a capped worker reply plus its header
-SERVER_FAULTS = ("timeout", "died", "garbage")
+SERVER_FAULTS = ("timeout", "died", "garbage", "over-budget")
 
 
 class ChannelFault(Exception):
@@ -117,3 +118,18 @@ def parse_envelope(line: bytes, request_id: int) -> tuple[dict[str, Any], bytes]
             and isinstance(envelope.get("reason"), str) and not tab):
         return {**envelope, "reason": clean_text(envelope["reason"], MAX_REASON_CHARS, one_line=True)}, b""
     raise ChannelFault("garbage", "the mechanism's container sent a malformed answer")
+
+
+def llm_request_in(line: bytes, request_id: int) -> bytes | None:
+    """The ctx.llm request in a line the server sent during request `request_id` ({"id": N, "llm": true}
+    TAB the worker's request bytes, undecoded), or None when the line is the reply to it."""
+    head, tab, request = line.partition(b"\t")
+    try:
+        header = decode_json(head, MAX_HEADER_BYTES)
+    except UntrustedValueError as exc:
+        raise ChannelFault("garbage", f"the mechanism's container answered {exc}") from None
+    if not isinstance(header, dict) or "llm" not in header:
+        return None
+    if header.get("llm") is not True or header.get("id") != request_id or type(header.get("id")) is not int or not tab:
+        raise ChannelFault("garbage", "the mechanism's container passed up a ctx.llm request out of turn")
+    return request

@@ -21,7 +21,12 @@ container it happened in, and touches no other:
   timeout / died / garbage for that call, and the container is removed with the mechanism in it
   (a later call says it is not loaded); the other mechanisms' containers are not touched;
 - its hook raises or returns what no hook may: raised / invalid / over-budget, and it stays loaded
-  until the engine unloads it.
+  until the engine unloads it;
+- its hook's ctx.llm request is malformed or over the cap (sandbox/hosts/llm_bridge.py): garbage /
+  invalid / over-budget, and the container goes (its worker waits for an answer); the engine's own
+  failure while answering one (--max-cost spent) takes the container too and reaches the engine.
+A ctx.llm request comes up the same channel in the middle of a call and is answered with the engine's
+`llm_service`; the container itself never holds a key and has no network (`--network none`).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from bilevel_evolve.sandbox.hosts import replies
 from bilevel_evolve.sandbox.hosts.base import DEFAULT_CALL_LIMIT_S, LOAD_LIMIT_S
 from bilevel_evolve.sandbox.hosts.channel import ChannelFault
 from bilevel_evolve.sandbox.hosts.history import HistoryFeed
+from bilevel_evolve.sandbox.hosts.llm_bridge import LlmBridge, LlmService
 from bilevel_evolve.sandbox.hosts.mechanism_container import MechanismContainer
 from bilevel_evolve.sandbox.hosts.outcomes import HookFailure, Loaded
 from bilevel_evolve.sandbox.image import HOST_SERVER_MODULE, connect, guest_command, image_name, require_image
@@ -70,8 +76,9 @@ class ContainerHost:
                  load_limit_s: float = LOAD_LIMIT_S, client: docker.DockerClient | None = None,
                  image: str | None = None, gpu: bool = False, limits: BoxLimits | None = None,
                  command: list[str] | None = None, incremental_history: bool = True,
-                 max_return_bytes: int = MAX_RETURN_BYTES) -> None:
+                 max_return_bytes: int = MAX_RETURN_BYTES, llm_service: LlmService | None = None) -> None:
         self.run_id = run_id
+        self.llm_service = llm_service
         self.call_limit_s = call_limit_s
         self.load_limit_s = load_limit_s
         self.image = image
@@ -106,11 +113,12 @@ class ContainerHost:
 
     def call(self, mech_id: str, hook: str, ctx: dict[str, Any], seed: int, args: dict[str, Any]) -> Any:
         live = self._require(mech_id, hook)
+        bridge = LlmBridge(self.llm_service, mech_id, hook)
 
         def send(request: dict[str, Any], limit_s: float) -> dict[str, Any]:
             payload = json.dumps(request, separators=(",", ":")).encode()
             header = {"op": "call", "mech": mech_id, "hook": hook, "limit_s": limit_s}
-            return self._exchange(mech_id, hook, header, payload, limit_s)
+            return self._exchange(mech_id, hook, header, payload, limit_s, on_llm=bridge)
 
         reply = live.history.call(send, hook, ctx, seed, args, self.call_limit_s)
         return self._decoded(mech_id, lambda: replies.hook_value(mech_id, hook, reply, self.max_return_bytes))
@@ -153,13 +161,14 @@ class ContainerHost:
         return live
 
     def _exchange(self, mech_id: str, hook: str, request: dict[str, Any], payload: bytes | None, limit_s: float,
-                  *, worker_answer: bool = True) -> dict[str, Any]:
+                  *, worker_answer: bool = True, on_llm: LlmBridge | None = None) -> dict[str, Any]:
         """One request to the mechanism's server and the worker's reply, decoded; on any fault the
         container is removed and HookFailure names the mechanism (EvolveError when it was the
-        Docker engine that went away)."""
+        Docker engine that went away). A failure while answering a ctx.llm request (`on_llm`) removes
+        the container as well: its worker waits for an answer that will not come."""
         live = self._require(mech_id, hook)
         try:
-            envelope, answer = live.container.exchange(request, payload, limit_s + HOST_GRACE_S)
+            envelope, answer = live.container.exchange(request, payload, limit_s + HOST_GRACE_S, on_llm)
         except ChannelFault as fault:
             if not self._engine_answers():  # the engine went away, not the mechanism: blame nobody
                 self.unload(mech_id)
@@ -169,6 +178,9 @@ class ContainerHost:
             reason = fault.reason + (live.container.exit_detail() if fault.kind == "died" else "")
             self.unload(mech_id)
             raise HookFailure(mech_id, hook, fault.kind, reason) from None
+        except BaseException:  # from answering a ctx.llm request: the mechanism's fault or the run's
+            self.unload(mech_id)
+            raise
         if not envelope["ok"]:  # the server already killed the worker
             self.unload(mech_id)
             raise HookFailure(mech_id, hook, envelope["kind"], envelope["reason"])

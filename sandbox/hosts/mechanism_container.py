@@ -19,7 +19,8 @@ import docker
 from docker.errors import DockerException
 
 from bilevel_evolve.sandbox.container_spec import BoxLimits, hardened_settings
-from bilevel_evolve.sandbox.hosts.channel import Channel, ChannelFault, parse_envelope
+from bilevel_evolve.sandbox.guest.worker_link import LlmAnswer
+from bilevel_evolve.sandbox.hosts.channel import Channel, ChannelFault, llm_request_in, parse_envelope
 from bilevel_evolve.sandbox.lifecycle import LABEL_MECHANISM, REGISTRY
 
 
@@ -50,16 +51,29 @@ class MechanismContainer:
         if not envelope["ok"]:
             raise ChannelFault("garbage", f"the server answered its ping with {envelope['reason']}")
 
-    def exchange(self, request: dict[str, Any], payload: bytes | None, limit_s: float) -> tuple[dict[str, Any], bytes]:
+    def exchange(self, request: dict[str, Any], payload: bytes | None, limit_s: float,
+                 on_llm: LlmAnswer | None = None) -> tuple[dict[str, Any], bytes]:
         """Send one request (header, then the worker's payload) and return the server's reply header
-        and the worker's answer after it; ChannelFault when the channel itself failed."""
-        if self._channel is None:
+        and the worker's answer after it; ChannelFault when the channel itself failed. The ctx.llm
+        requests the server passes up on the way are answered by `on_llm` (a request where there is
+        none is a fault); the deadline does not count the time their answers take."""
+        channel = self._channel
+        if channel is None:
             raise ChannelFault("died", "the mechanism's container is gone")
         self._next_id += 1
+        request_id = self._next_id
         deadline = time.monotonic() + limit_s
-        header = json.dumps({"id": self._next_id, **request}, separators=(",", ":")).encode()
-        self._channel.send(header + (b"\t" + payload if payload is not None else b"") + b"\n", deadline)
-        return parse_envelope(self._channel.read_line(deadline), self._next_id)
+        header = json.dumps({"id": request_id, **request}, separators=(",", ":")).encode()
+        channel.send(header + (b"\t" + payload if payload is not None else b"") + b"\n", deadline)
+        while (asked := llm_request_in(line := channel.read_line(deadline), request_id)) is not None:
+            if on_llm is None:
+                raise ChannelFault("garbage", "the container passed up a ctx.llm request outside a hook call")
+            started = time.monotonic()
+            answer = on_llm(asked)
+            deadline += time.monotonic() - started
+            reply = json.dumps({"id": request_id, "op": "llm_answer"}, separators=(",", ":")).encode()
+            channel.send(reply + b"\t" + answer + b"\n", deadline)
+        return parse_envelope(line, request_id)
 
     def exit_detail(self) -> str:
         """How the container ended, for a reason: '' while it runs or when Docker cannot say."""

@@ -5,7 +5,8 @@ channel. So each reply is decoded as the untrusted input it is: its size capped 
 parsed, strict UTF-8, nesting bounded (json's own recursion check stops a deep one, caught here;
 `clean_json` caps what parsed), NaN and infinities refused in hook values, every string cleaned
 (`ground/untrusted.py`). Whatever is wrong becomes a `HookFailure` that blames the mechanism whose
-reply it was, never an exception that reaches the engine.
+reply it was, never an exception that reaches the engine. A hook's ctx.llm requests come over the
+same channel and are decoded here the same way (`llm_request`), and the answers encoded (`llm_answer`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from typing import Any
 from bilevel_evolve.ground.contract.interface import (
     HOOKS,
     MAX_DRAFT_BYTES,
+    MAX_LLM_ANSWER_CHARS,
+    MAX_LLM_REQUEST_BYTES,
     MAX_RETURN_BYTES,
     MAX_STATE_BYTES,
     STATE_HOOKS,
 )
+from bilevel_evolve.ground.contract.llm import request_shape_problems
 from bilevel_evolve.ground.untrusted import MAX_TEXT_CHARS, UntrustedValueError, clean_json, clean_text
 from bilevel_evolve.sandbox.guest.worker_link import MAX_REPLY_BYTES
 from bilevel_evolve.sandbox.hosts.outcomes import HookFailure, Loaded
@@ -133,3 +137,24 @@ def loaded(mech_id: str, reply: dict[str, Any]) -> Loaded:
         raise HookFailure(mech_id, "load", "garbage", "the worker's answer to import is malformed")
     return Loaded(clean_text(class_name, MAX_NAME_CHARS, one_line=True),
                   clean_text(name, MAX_NAME_CHARS, one_line=True), tuple(dict.fromkeys(hooks)))
+
+
+def llm_request(mech_id: str, hook: str, data: bytes) -> dict[str, Any]:
+    """A ctx.llm request as the worker sent it, decoded as untrusted: at most MAX_LLM_REQUEST_BYTES,
+    strict UTF-8 JSON, {"prompt", "system", "max_tokens"} within the contract's limits
+    (ground/contract/llm.py); HookFailure "garbage" when it is not JSON, "invalid" when it is no request
+    ctx.llm may make. The texts come back as sent: the engine fences them as data where they go."""
+    try:
+        request = decode_json(data, MAX_LLM_REQUEST_BYTES)
+    except UntrustedValueError as exc:
+        raise HookFailure(mech_id, hook, "garbage", f"sent a ctx.llm request of {exc}") from None
+    problems = request_shape_problems(request)
+    if problems:
+        raise HookFailure(mech_id, hook, "invalid", f"sent a ctx.llm request it may not make: {'; '.join(problems)}")
+    return {"prompt": request["prompt"], "system": request.get("system"), "max_tokens": request["max_tokens"]}
+
+
+def llm_answer(text: str) -> bytes:
+    """The answer line for the worker: the model's text cut to MAX_LLM_ANSWER_CHARS and cleaned."""
+    answer = clean_text(text[:MAX_LLM_ANSWER_CHARS], MAX_LLM_ANSWER_CHARS)
+    return json.dumps({"ok": True, "text": answer}).encode()

@@ -16,6 +16,11 @@ from bilevel_evolve.ground.contract.interface import (
     DEFAULT_ALLOWED_IMPORTS,
     HOOK_SIGNATURES,
     HOOK_SPECS,
+    MAX_LLM_ANSWER_CHARS,
+    MAX_LLM_CALLS,
+    MAX_LLM_MAX_TOKENS,
+    MAX_LLM_PROMPT_CHARS,
+    MAX_LLM_SYSTEM_CHARS,
     MAX_SOURCE_BYTES,
 )
 
@@ -53,3 +58,12 @@ def test_every_ctx_method_the_document_names_exists() -> None:
     named = set(re.findall(r"`ctx\.(\w+)\(", TEXT))
     assert named, "the document names no ctx methods"
     assert all(callable(getattr(Context, name, None)) for name in named), named
+
+
+def test_the_document_states_what_ctx_llm_may_ask_and_its_cap() -> None:
+    match = re.search(r"`ctx\.llm\(prompt, system=None, max_tokens=(\d+)\)`", TEXT)
+    assert match is not None and int(match.group(1)) == Context.llm.__kwdefaults__["max_tokens"]
+    flat = " ".join(TEXT.split())
+    assert f"at most {MAX_LLM_CALLS} calls per hook call" in flat
+    assert f"prompt at most {MAX_LLM_PROMPT_CHARS} characters, system {MAX_LLM_SYSTEM_CHARS}" in flat
+    assert f"max_tokens 1..{MAX_LLM_MAX_TOKENS}, the answer cut at {MAX_LLM_ANSWER_CHARS})" in flat

@@ -158,9 +158,9 @@ class LiveRun:
 
 def live_run(tmp_path: Path, mechanisms: Mapping[str, MechanismSource], *, iterations: int = 18,
              late: Mapping[int, tuple[str, MechanismSource]] | None = None, stop_after_step: int | None = None,
-             **config: Any) -> LiveRun:
-    """A run of function:branin with `mechanisms` live from its start and `late` ones injected at their
-    iterations; interrupted after `stop_after_step` when given (the trace and checkpoint stay as a crash
+             domain: str = "function:branin", **config: Any) -> LiveRun:
+    """A run of `domain` (function:branin) with `mechanisms` live from its start and `late` ones injected at
+    their iterations; interrupted after `stop_after_step` when given (the trace and checkpoint stay as a crash
     leaves them)."""
     archive_dir = tmp_path / "archive"
     ids: dict[str, str] = {}
@@ -168,7 +168,7 @@ def live_run(tmp_path: Path, mechanisms: Mapping[str, MechanismSource], *, itera
         for name, source in {**mechanisms, **{n: s for n, s in (late or {}).values()}}.items():
             ids[name] = archive.add(source, name=name, class_name=name, origin="user", run_id="setup",
                                     status="accepted").id
-    run_config = RunConfig(run_id="live", domain="function:branin", iterations=iterations, seed=5,
+    run_config = RunConfig(run_id="live", domain=domain, iterations=iterations, seed=5,
                            archive=str(archive_dir), mechanisms=tuple(ids[name] for name in mechanisms), **config)
     run_dir = tmp_path / "run"
     parts = prepare(run_config, run_dir)

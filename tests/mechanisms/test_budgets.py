@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,15 @@ import pytest
 from bilevel_evolve.domains.registry import load_domain
 from bilevel_evolve.engine.agents.offline import OfflineAgent
 from bilevel_evolve.engine.mechanisms.budget import KEEP_STEPS, HookBudget, HookClock
-from bilevel_evolve.engine.run.events import MechanismRolledBack
+from bilevel_evolve.engine.mechanisms.model import MechanismModel, ModelAnswer
+from bilevel_evolve.engine.run.events import MechanismAskedModel, MechanismRolledBack
 from bilevel_evolve.engine.run.loop import InnerLoop
 from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
 from bilevel_evolve.engine.wiring.run_options import RUN_OPTIONS
 from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.sandbox.hosts.base import HookFailure, LocalProcessHost
+from bilevel_evolve.sandbox.hosts.llm_bridge import LlmRequest
 
 from .conftest import COUNTER, ctx_json
 
@@ -134,3 +137,47 @@ def test_the_unconfined_host_takes_a_relative_work_dir(tmp_path: Path, monkeypat
     finally:
         host.close()
     assert os.path.isdir(tmp_path / "run" / "mechanism_host")
+
+
+ASKER = MechanismSource(b"""
+class Asker:
+    name = "asker"
+
+    def guide(self, ctx):
+        return {"note": ctx.llm("a question\\n\\nabout the search", max_tokens=16)}
+
+MECHANISM = Asker
+""")
+
+
+class SlowModel(MechanismModel):
+    """The offline stand-in, answering after longer than the iteration budget."""
+
+    def answer(self, request: LlmRequest) -> ModelAnswer:
+        time.sleep(0.8)
+        return super().answer(request)
+
+
+def test_the_time_ctx_llm_waits_for_the_model_is_not_the_mechanisms(tmp_path: Path) -> None:
+    config = RunConfig(run_id="asking", domain="function:branin", iterations=3, seed=1, mechanism_step_budget_s=0.5)
+    store = RunStore.create(tmp_path / "run", config)
+    host = LocalProcessHost(tmp_path / "host")
+    try:
+        loop = InnerLoop(store, config, load_domain(config.domain), OfflineAgent(), mechanism_host=host,
+                         mechanism_model=SlowModel(None))
+        assert loop.mechanisms is not None
+        loop.mechanisms.add("asker", ASKER, step=0)
+        loop.mechanisms.add("slow", SLOW, step=0)
+        loop.start()
+        assert loop.run().status == "completed"
+        events = store.events()
+        asker = loop.mechanisms.active[0]
+    finally:
+        host.close()
+        store.close()
+    assert [(e.mechanism, e.iteration) for e in events if isinstance(e, MechanismRolledBack)] == [("slow", 3)]
+    asked = [e for e in events if isinstance(e, MechanismAskedModel)]
+    assert [(e.mechanism, e.hook, e.iteration) for e in asked] == [("asker", "guide", i) for i in (1, 2, 3)]
+    assert all(e.wait_ms >= 800 for e in asked)
+    assert asker.id == "asker" and asker.stats["guide"].llm_calls == 3
+    assert asker.stats["guide"].ms < 3 * 800  # its own time: the model's left out

@@ -24,10 +24,11 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     requests: list[dict[str, Any]] = []
     real = LocalProcessHost._request
 
-    def spy(host: LocalProcessHost, mech_id: str, req: dict[str, Any], hook: str, limit_s: float) -> dict[str, Any]:
+    def spy(host: LocalProcessHost, mech_id: str, req: dict[str, Any], hook: str, limit_s: float,
+            on_llm: Any = None) -> dict[str, Any]:
         if req.get("op") == "call":
             requests.append(req)
-        return real(host, mech_id, req, hook, limit_s)
+        return real(host, mech_id, req, hook, limit_s, on_llm)
 
     monkeypatch.setattr(LocalProcessHost, "_request", spy)
     return requests

@@ -151,3 +151,54 @@ def test_ctx_is_read_only(box) -> None:
     """)
     assert report.status == "FAILED"
     assert "TypeError: ctx is read-only" in report.reasons[0]
+
+
+# ctx.llm in the smoke test: no engine answers there, so the deterministic stand-in does (the text after the
+# prompt's first blank line), under the same cap as in a run.
+LOOPS_ON_THE_MODEL = """
+class Looping:
+    name = "looping"
+    position = "after:revision"
+    def stage(self, draft, ctx):
+        for _ in range(10):
+            draft = ctx.llm("Shorten this draft.\\n\\n" + draft, max_tokens=4000)
+        return draft
+MECHANISM = Looping
+"""
+
+
+def test_a_stage_asking_the_model_gets_the_stand_ins_answer_in_the_smoke_test(box) -> None:
+    report = box("""
+        class Asking:
+            def stage(self, draft, ctx):
+                answers = [ctx.llm("Rewrite this draft.\\n\\n" + draft, max_tokens=4000) for _ in range(4)]
+                if answers != [draft] * 4:
+                    raise ValueError("the stand-in answered %r" % answers[0][:80])
+                return answers[0]
+        MECHANISM = Asking
+    """)
+    assert report.status == "PASSED", report.reasons
+    assert report.verdict is not None and report.verdict.hooks["stage"].calls == 24  # 12 iterations, twice
+
+
+def test_a_stage_that_loops_on_ctx_llm_is_rejected_at_vetting_with_the_reason(docker_client, sandbox_image) -> None:
+    from bilevel_evolve.ground.contract.interface import MAX_LLM_CALLS
+    from bilevel_evolve.sandbox.vet import check_mechanism
+
+    report = check_mechanism(LOOPS_ON_THE_MODEL, client=docker_client)  # the gate lets ctx.llm through
+    assert report.gate is not None and report.gate.ok
+    assert report.status == "rejected-smoke"
+    assert list(report.reasons) == [f"hook stage at iteration 0: called ctx.llm more than {MAX_LLM_CALLS} times in "
+                                    f"one call (at most {MAX_LLM_CALLS} per hook call)"]
+
+
+def test_a_request_ctx_llm_may_not_make_is_rejected_with_the_reason(box) -> None:
+    report = box("""
+        class Greedy:
+            def guide(self, ctx):
+                ctx.llm("Tell me everything.", max_tokens=10 ** 9)
+        MECHANISM = Greedy
+    """)
+    assert report.status == "FAILED"
+    assert report.reasons[0].startswith("hook guide at iteration 0 raised ValueError: ctx.llm: max_tokens is "
+                                        "1000000000; it must lie in 1..16384")

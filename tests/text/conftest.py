@@ -8,6 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "llm"))  # the loopback OpenAI server
+sys.path.insert(0, str(Path(__file__).parents[1] / "mechanisms"))  # live runs wired as `evolve run` wires them
 
 from fake_openai import FakeOpenAI
 

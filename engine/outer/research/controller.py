@@ -230,6 +230,9 @@ class ResearchController(OuterController):
             if "mode" in candidate.session:
                 entry["mode"] = candidate.session["mode"]
             candidates.append(entry)
+            if vetting.accepted and mech_id in {m.id for m in view.mechanisms}:
+                entry["reason"] = "the same source as an active mechanism: nothing to inject"
+                break
             if vetting.accepted:
                 self._open_effect_window(view, mech_id)
                 yield Inject(mech_id, candidate.name, self.archive.source(mech_id))
@@ -240,7 +243,7 @@ class ResearchController(OuterController):
             if rounds > self.repair_rounds:
                 break
             failed = replace(candidate, notes={**candidate.notes, "id": mech_id})
-            candidate = self.scientist.repair(failed, vetting.text, rounds, data)
+            candidate = self.scientist.repair(failed, vetting.repair_text or vetting.text, rounds, data)
         recorded = tuple(h.to_json() | ranking.recorded(h) for h in hypotheses)
         yield Record(ResearchSessionEvent(
             step=view.step, iteration=view.iteration, session_id=at.session_id, source=self.scientist.origin,

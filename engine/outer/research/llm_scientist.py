@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bilevel_evolve.engine.llm.prompts import load_prompt, prompt_messages
 from bilevel_evolve.engine.outer.research.candidates import Candidate, Hypothesis, ResearchInput
-from bilevel_evolve.ground.contract.interface import MAX_SOURCE_BYTES
+from bilevel_evolve.ground.contract.interface import MAX_LLM_CALLS, MAX_SOURCE_BYTES
 from bilevel_evolve.ground.contract.source import MechanismSource, SourceTooLarge
 from bilevel_evolve.ground.untrusted import for_prompt, for_prompt_name
 
@@ -136,7 +136,7 @@ class LLMScientist:
 
     def _values(self, data: ResearchInput) -> dict[str, Any]:
         d = data.diagnosis
-        return {"interface": load_prompt("mechanism_interface"), "space": data.space_text,
+        return {"interface": load_prompt("mechanism_interface"), "llm_calls": MAX_LLM_CALLS, "space": data.space_text,
                 "history": data.history_text, "active": ", ".join(map(for_prompt_name, data.active)) or "none",
                 "tried": ", ".join(map(for_prompt_name, sorted(data.tried))) or "none",
                 "diagnosis": "\n".join(f"- {b} (severity {s:.2f}): {e}" for b, s, e in d.bottlenecks()),

@@ -20,8 +20,9 @@ class Vetting:
     source: MechanismSource  # what was vetted; its sha256 is the archive id
     gate: GateReport | None  # None when the gate was switched off
     box: BoxReport | None  # None when the gate rejected the source
-    text: str  # the human-readable report; also what an LLM repair round is shown
+    text: str  # the human-readable report
     reason: str
+    repair_text: str = ""  # what a repair round is shown: the report without the times the box measured
 
     @property
     def accepted(self) -> bool:
@@ -54,4 +55,4 @@ class SandboxVetter:
                                  runtime=self.runtime)
         reason = "; ".join(report.reasons)[:2000] if not report.accepted else ""
         return Vetting(status=report.status, source=candidate.source, gate=report.gate, box=report.box,
-                       text=report.to_text(), reason=reason)
+                       text=report.to_text(), reason=reason, repair_text=report.to_text(measured=False))

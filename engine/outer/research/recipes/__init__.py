@@ -120,6 +120,12 @@ STAGE_CATALOG: tuple[Recipe, ...] = (
         description="Plain-words stage (standard library): after each revision, replaces every wordy phrase of "
         "a fixed table with its plain form and splits sentences over 30 words at a semicolon.",
     ),
+    Recipe(
+        name="stage_model", file="stage_model.py", targets=("plateau",), hooks=("stage",),
+        description="Model-rewrite stage: after each revision, asks the run's model (one ctx.llm call) to "
+        "rewrite the longest prose paragraph in plain words, and keeps the answer when it reads as a rewrite "
+        "of that paragraph (offline, the engine's deterministic stand-in answers).",
+    ),
 )
 
 _BY_NAME = {recipe.name: recipe for recipe in CATALOG}
