@@ -23,7 +23,7 @@ from bilevel_evolve.engine.analysis.diagnosis import Diagnosis, diagnose
 from bilevel_evolve.engine.outer import level15_window
 from bilevel_evolve.engine.outer.base import OuterController, cycle_due
 from bilevel_evolve.engine.outer.decisions import ChangeConfig, Decisions
-from bilevel_evolve.ground.records import SearchConfig, Strategy, TrialRecord
+from bilevel_evolve.ground.records import Direction, SearchConfig, Strategy, TrialRecord, gain
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.llm.briefing import Briefing
@@ -61,8 +61,8 @@ class Analyst(Protocol):
 
 class OfflineAnalyst:
     """Rules a careful person would apply: the step scale follows the 1/5 success rule (Rechenberg):
-    more than a fifth of the window's trials kept, the steps are too cautious and grow by STEP_FACTOR;
-    fewer (a stall), they are too bold and shrink by it, within STEP_RANGE. The search is widened
+    more than a fifth of the window's trials set a new best, the steps are too cautious and grow by
+    STEP_FACTOR; fewer (a stall), they are too bold and shrink by it, within STEP_RANGE. The search is widened
     (strategy explore on the least covered parameters) when it repeats itself, or when it stalls with
     the smallest steps already; it is narrowed onto what works while it improves; parameters that
     never helped in FREEZE_EVIDENCE tries stop getting trials."""
@@ -83,7 +83,7 @@ class OfflineAnalyst:
                 diagnosis=f"stuck: {why}, {d.stagnation} iterations without a kept trial",
                 strategy="explore", freeze=useless, focus=focus, step_scale=1.0,
                 guidance=f"explore the least covered parameters first: {', '.join(focus)}")
-        success = kept_share(view.history, d.window)
+        success = success_share(view.history, d.window, view.direction)
         factor = STEP_FACTOR if success > SUCCESS_TARGET else 1 / STEP_FACTOR if success < SUCCESS_TARGET else 1.0
         step = round(min(high, max(low, config.step_scale * factor)), 6)
         if stalled:
@@ -94,15 +94,24 @@ class OfflineAnalyst:
         productive = [n for n, p in d.params.items() if p.kept > 0]
         return ConfigDecision(
             diagnosis=f"improving: gain {d.recent_gain:.4g} over the last {d.window} iterations, "
-                      f"{success:.0%} of them kept",
+                      f"{success:.0%} of them new bests",
             strategy="exploit", freeze=useless, focus=productive[:3], step_scale=step,
             guidance=f"refine the parameters that paid off: {', '.join(productive[:3]) or 'none yet'}")
 
 
-def kept_share(history: Sequence[TrialRecord], window: int) -> float:
-    """The share of the last `window` search trials that were kept (0 with none)."""
-    recent = [t for t in history if t.source != "baseline"][-window:]
-    return sum(t.accepted for t in recent) / len(recent) if recent else 0.0
+def success_share(history: Sequence[TrialRecord], window: int, direction: Direction) -> float:
+    """The share of the last `window` search trials that set a new best (0 with none): a success of the
+    1/5 rule; a trial an acceptance mechanism kept although it was worse is none."""
+    best: float | None = None
+    new_best: list[bool] = []
+    for t in history:
+        better = t.status == "ok" and t.value is not None and (best is None or gain(t.value, best, direction) > 0)
+        if better:
+            best = t.value
+        if t.source != "baseline":
+            new_best.append(better)
+    recent = new_best[-window:]
+    return sum(recent) / len(recent) if recent else 0.0
 
 
 _RUNGS = ((20, 5, 8, 1.0), (10, 5, 5, 1.0), (10, 3, 3, 0.5), (5, 3, 2, 0.25), (3, 1, 1, 0.1), (1, 1, 1, 0.0))

@@ -14,6 +14,7 @@ from bilevel_evolve.engine.outer.level15 import (
     ConfigController,
     ConfigDecision,
     OfflineAnalyst,
+    success_share,
 )
 from bilevel_evolve.engine.outer.level15_window import measure, worse
 from bilevel_evolve.ground.records import SearchConfig, TrialRecord
@@ -121,6 +122,12 @@ def test_the_offline_step_scale_grows_after_successes_and_shrinks_after_failures
     assert abs(none.step_scale * STEP_FACTOR - 1.0) < 1e-5
     one = _decide([10.0, 9.0, 9.5, 9.5, 8.0, 9.5, 9.5])  # 1 of the last 5: on the 1/5 target, unchanged
     assert one.step_scale == 1.0
+
+
+def test_a_success_of_the_step_rule_is_a_new_best_not_a_worse_trial_that_was_kept() -> None:
+    kept_worse = (*_history([10.0, 9.0, 8.0]), *(_trial(i, 20.0, True) for i in range(3, 6)))
+    assert success_share(kept_worse, 5, "minimize") == 0.4  # iterations 1 and 2; 3..5 were kept but worse
+    assert success_share(_history([1.0, 2.0, 3.0, 4.0]), 5, "maximize") == 1.0
 
 
 def test_the_offline_analyst_explores_when_the_smallest_steps_stalled_too() -> None:
