@@ -3,6 +3,7 @@ the offline analyst's step scale follows the 1/5 success rule and it freezes onl
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from bilevel_evolve.engine.analysis.diagnosis import Diagnosis, diagnose
@@ -146,3 +147,16 @@ def test_the_offline_analyst_freezes_a_parameter_only_after_enough_fruitless_tri
     history += (_trial(len(values), 11.0, False, name="x4"),)
     d = diagnose(history, SPACE, "minimize", 5)
     assert OfflineAnalyst().decide(d, SearchConfig(), _View(len(history), history)).freeze == ["x4"]
+
+
+def test_a_change_awaiting_its_verdict_survives_a_checkpoint() -> None:
+    """Killed between a change and its verdict, a resumed run judges it exactly as an uninterrupted one."""
+    improving = [10.0, 9.0, 8.0, 7.0, 6.0, 5.0]
+    flat = _history([*improving, 6.5, 7.0, 8.0, 5.5, 9.0])
+    straight = ConfigController(_Says(EXPLORE), every=5)
+    (change,) = straight.before_step(_View(6, _history(improving)))
+    resumed = ConfigController(_Says(EXPLORE), every=5)
+    resumed.load_state_dict(json.loads(json.dumps(straight.state_dict())))  # the checkpoint is JSON
+    assert resumed.before_step(_View(11, flat, search_config=change.config)) == \
+        straight.before_step(_View(11, flat, search_config=change.config))
+    assert resumed.state_dict() == straight.state_dict() and resumed.reverts == 1
