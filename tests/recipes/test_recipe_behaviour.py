@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import random
 import statistics
 from collections import Counter
 
+import numpy as np
 import pytest
 from recipe_driver import (
     SPACE,
@@ -264,6 +266,46 @@ def test_surrogate_proposes_a_new_point_the_model_rates_well() -> None:
     values = [t.value for t in history]
     assert objective(proposal) < statistics.median(values)
     assert min(unit_distance(proposal, t.params) for t in history) > 0.02
+
+
+def test_surrogate_fits_the_order_of_values_that_span_orders_of_magnitude() -> None:
+    """Where a few huge values dominate (here exp of the bowl), leave-one-out picks the fit of the ranks,
+    and then no monotone transform changes a proposal; a fit of the raw values would follow the largest."""
+    module = load_recipe(get_recipe("surrogate"))
+    history = walk_history(3)
+    for i in range(20):
+        point = SPACE.sample(random.Random(i))
+        history.append(record(len(history), point, objective(point), False))
+
+    def stretched(k: float) -> list:
+        return [record(t.iteration, t.params, math.exp(k * t.value), t.accepted) for t in history]
+
+    mech = module.MECHANISM()
+    x, costs = mech.data(make_ctx(stretched(1.0), hook="propose"))
+    standard = [(y - y.mean()) / y.std() for y in (costs, module.copula(costs))]
+    assert mech.fit(x, standard[1])[3] < mech.fit(x, standard[0])[3]
+    steep = module.MECHANISM().propose(make_ctx(stretched(1.0), hook="propose"))
+    steeper = module.MECHANISM().propose(make_ctx(stretched(2.0), hook="propose"))
+    assert steep == steeper
+    ranks = module.copula(np.array([5.0, 1.0, 1.0, 1e9]))
+    assert ranks[1] == ranks[2] < ranks[0] < ranks[3]  # ties share a rank; the huge value is just the last
+    assert abs(module.copula(np.array([3.0, 1e9, -2.0])).sum()) < 1e-9  # symmetric quantiles without ties
+
+
+def test_surrogate_trust_region_grows_after_successes_and_shrinks_after_failures() -> None:
+    module = load_recipe(get_recipe("surrogate"))
+    start = [10.0 - i for i in range(module.MIN_TRIALS)]  # before MIN_TRIALS nothing counts
+    assert module.trust_radius(np.array(start)) == module.LOCAL_SIGMA
+    wins = start + [0.0 - i for i in range(module.SUCCESS_STREAK)]  # new bests in a row
+    assert module.trust_radius(np.array(wins)) == 2 * module.LOCAL_SIGMA
+    losses = start + [50.0] * module.FAILURE_STREAK  # trials in a row without a new best
+    assert module.trust_radius(np.array(losses)) == module.LOCAL_SIGMA / 2
+    assert module.trust_radius(np.array(losses[:-1])) == module.LOCAL_SIGMA  # one short of the streak
+    collapsed = start + [50.0] * module.FAILURE_STREAK * 4  # halved under RADIUS_MIN: back to the start
+    assert module.trust_radius(np.array(collapsed[:-module.FAILURE_STREAK])) < 2 * module.RADIUS_MIN
+    assert module.trust_radius(np.array(collapsed)) == module.LOCAL_SIGMA
+    grown = start + [0.0 - i for i in range(module.SUCCESS_STREAK * 10)]
+    assert module.trust_radius(np.array(grown)) == module.RADIUS_MAX
 
 
 def test_surrogate_finds_most_of_the_gain_the_prior_never_reaches() -> None:

@@ -2,7 +2,11 @@
 
 Its agenda is fixed and deterministic: the most severe bottleneck first; at its second session it
 takes up the "no model of the objective" hypothesis if nothing has yet, and like an LLM reaching
-for the obvious library it first writes a scikit-learn Gaussian process. The sandbox image has no
+for the obvious library it first writes a scikit-learn Gaussian process. Where the trace shows a
+space a model can fit (every free parameter numeric, no trial failed, no repeated point measured
+differently) it takes that hypothesis up at its first session already and rates the model-based
+recipes higher (impact 1, complexity 1: no choices to encode, no noise to average out), so the
+surrogate is live from the first session on instead of the third or fourth. The sandbox image has no
 scikit-learn, so that candidate fails the smoke test, is archived as rejected and rolled back, and
 the repair round rewrites it as a numpy surrogate: the paper's reverted case, in every demo.
 
@@ -21,6 +25,7 @@ from bilevel_evolve.engine.outer.research.evolution import SessionPlan
 from bilevel_evolve.engine.outer.research.recipes import PRIORITY, Recipe, find_recipe, get_recipe, recipe_source
 from bilevel_evolve.engine.outer.research.source_operators import combine, mutate_constants
 from bilevel_evolve.ground.contract.source import MechanismSource
+from bilevel_evolve.ground.space import ChoiceParam, IntParam
 
 # impact, feasibility, complexity per recipe: the critique's inputs (judgement, written down)
 _SCORES: dict[str, tuple[float, float, float]] = {
@@ -29,6 +34,9 @@ _SCORES: dict[str, tuple[float, float, float]] = {
     "noise_guard": (0.5, 0.8, 1.5), "gp_sklearn": (0.9, 0.7, 2.0),
 }
 _NO_MODEL_FIRST = ("gp_sklearn", "surrogate")
+# the critique's (impact, feasibility, complexity) for the model-based recipes on a space a model can fit:
+# nothing to encode (no choices), nothing to average out (no noise)
+_MODEL_FRIENDLY_SCORES = {"gp_sklearn": (1.0, 0.7, 1.0), "surrogate": (1.0, 0.8, 1.0)}
 _REPAIRS = {"gp_sklearn": "surrogate"}  # what the repair round rewrites a failed recipe into
 
 
@@ -37,15 +45,19 @@ class OfflineScientist:
 
     def hypothesize(self, data: ResearchInput) -> list[Hypothesis]:
         found = data.diagnosis.bottlenecks()
-        if data.session_number >= 2 and not {"gp_sklearn", "surrogate"} & data.tried:
-            found = [("no-model", 1.0, "proposals ignore everything the history says about the objective"),
-                     *[b for b in found if b[0] != "no-model"]]
+        friendly = model_friendly(data)
+        if (data.session_number >= 2 or friendly) and not {"gp_sklearn", "surrogate"} & data.tried:
+            evidence = "proposals ignore everything the history says about the objective"
+            if friendly:
+                evidence += "; every free parameter is numeric and the trace shows no noise and no failure"
+            found = [("no-model", 1.0, evidence), *[b for b in found if b[0] != "no-model"]]
         hypotheses = []
         for bottleneck, severity, evidence in found:
             recipe = self._recipe_for(bottleneck, data.tried)
             if recipe is None:
                 continue
-            impact, feasibility, complexity = _SCORES.get(recipe.name, (0.5, 0.5, 1.0))
+            scores = _MODEL_FRIENDLY_SCORES if friendly else _SCORES
+            impact, feasibility, complexity = scores.get(recipe.name) or _SCORES.get(recipe.name, (0.5, 0.5, 1.0))
             hypotheses.append(Hypothesis(bottleneck, f"{recipe.name}: {recipe.description}", evidence,
                                          round(impact * (0.5 + severity), 3), feasibility, complexity,
                                          recipe=recipe.name))
@@ -118,3 +130,19 @@ class OfflineScientist:
                    "diagnosis": data.diagnosis.to_json(), **extra}
         return Candidate(name=recipe.name, source=MechanismSource(recipe_source(recipe)), origin=self.origin,
                          session=session, parents=parents, extra_imports=recipe.extra_imports)
+
+
+def model_friendly(data: ResearchInput) -> bool:
+    """Whether the trace shows a space a surrogate can fit as it is: every parameter that is not frozen is a
+    number (float, or int with at least 10 values), no trial failed, and no repeated point was measured
+    differently (a noise floor of 0). False without the loop to read."""
+    view = data.loop
+    if view is None or not view.history:
+        return False
+    frozen = set(view.search_config.frozen)
+    for name, spec in view.space.params.items():
+        if name in frozen:
+            continue
+        if isinstance(spec, ChoiceParam) or (isinstance(spec, IntParam) and spec.high - spec.low < 9):
+            return False
+    return view.noise_floor == 0 and all(t.status == "ok" for t in view.history)

@@ -75,9 +75,10 @@ CATALOG: tuple[Recipe, ...] = (
     Recipe(
         name="surrogate", file="surrogate.py", targets=("no-model", "unexplored"), hooks=("propose", *_STATE),
         tunable={"MIN_TRIALS": (3, 24), "CANDIDATES": (64, 2048), "LOCAL_SIGMA": (0.02, 0.4), "RIDGE": (1e-4, 1.0),
-                 "KAPPA": (0.1, 4.0)},
-        description="RBF kernel-ridge surrogate (numpy): fits the history in unit space, length scale by "
-        "leave-one-out, and proposes the best predicted of seeded random candidates.",
+                 "KAPPA": (0.1, 4.0), "GLOBAL_SHARE": (0.0, 0.6)},
+        description="RBF kernel-ridge surrogate (numpy): fits the ranks of the history's values in unit space, "
+        "length scale by leave-one-out, and proposes the best lower confidence bound of seeded random candidates, "
+        "most of them in a trust region around the best that grows after successes and shrinks after failures.",
     ),
     Recipe(
         name="noise_guard", file="noise_guard.py", targets=("noise", "plateau"), hooks=("propose", "accept", *_STATE),
