@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.usefixtures("sandbox_ready"), pytest.mark.slow]
 
 
 def _ablate(out: Path, archive: Path) -> int:
-    return main(["ablate", "--domain", "function:hartmann6", "--groups", "D", "--repeats", "3", "--iterations", "16",
+    return main(["ablate", "--domain", "function:ackley", "--groups", "D", "--repeats", "3", "--iterations", "16",
                  "--archive", str(archive), "--out", str(out), "--workers", "3", "--no-progress"])
 
 
@@ -28,7 +28,7 @@ def test_a_second_ablation_reuses_what_the_first_proved_and_reports_it(tmp_path:
     with Archive.open(archive_dir) as archive:
         proven = {s.id: s for s in archive.list() if any(e.proven and e.sign == "positive" for e in s.estimates)}
         horizon = archive.last_event()
-    assert proven, "the first ablation proved nothing on hartmann6 (see its report's effects table)"
+    assert proven, "the first ablation proved nothing on ackley (see its report's effects table)"
 
     assert _ablate(tmp_path / "second", archive_dir) == 0
     spec = json.loads((tmp_path / "second" / "ablation.json").read_text())
@@ -45,4 +45,4 @@ def test_a_second_ablation_reuses_what_the_first_proved_and_reports_it(tmp_path:
     for repeat in (1, 2, 3):
         row = next(line for line in section.splitlines() if line.startswith(f"| {repeat} | D-r{repeat} |"))
         assert any(s.short_id in row for s in proven.values()) and "over 3 runs" in row and "[+" in row
-    assert "## Effects across runs on function:hartmann6" in report and "proven positive" in report
+    assert "## Effects across runs on function:ackley" in report and "proven positive" in report

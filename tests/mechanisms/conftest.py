@@ -93,6 +93,6 @@ def host_containers(docker_client: Any) -> Callable[[], list[Any]]:
 
     def find() -> list[Any]:
         labels = [f"{LABEL_OWNER}={OWNER_VALUE}", f"{LABEL_KIND}=host", f"{LABEL_PID}={os.getpid()}"]
-        return docker_client.containers.list(all=True, filters={"label": labels})
+        return docker_client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
 
     return find

@@ -85,6 +85,7 @@ def our_containers(docker_client: Any) -> Callable[..., list[Any]]:
 
     def find(**labels: str) -> list[Any]:
         filters = [f"{LABEL_OWNER}={OWNER_VALUE}", *(f"{k}={v}" for k, v in labels.items())]
-        return docker_client.containers.list(all=True, filters={"label": filters})
+        # ignore_removed: another session sharing the Docker engine may remove its containers while we list
+        return docker_client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
 
     return find

@@ -139,11 +139,11 @@ def test_gpu_without_nvidia_runtime_is_refused_before_any_container(docker_clien
 
     if gpu.probe(docker_client).available:
         pytest.skip("this engine has an NVIDIA runtime")
-    before = {c.id for c in docker_client.containers.list(all=True)}
+    before = {c.id for c in docker_client.containers.list(all=True, ignore_removed=True)}
     with pytest.raises(EvolveError) as err:
         run_smoke_test(MechanismSource.from_text(QUICK), gpu_wanted=True, client=docker_client, image=sandbox_image)
     assert "no NVIDIA runtime" in err.value.problem
-    created = {c.id for c in docker_client.containers.list(all=True)} - before
+    created = {c.id for c in docker_client.containers.list(all=True, ignore_removed=True)} - before
     # not even a "Created" one (of this engine: other sessions may share the Docker engine meanwhile)
     assert not [c for c in our_containers(**{LABEL_PID: str(os.getpid())}) if c.id in created]
 
