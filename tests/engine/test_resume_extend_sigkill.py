@@ -10,23 +10,8 @@ import random
 from pathlib import Path
 
 import pytest
+from kill_resume import MIXED_SPACE_OBJECTIVE as OBJECTIVE
 from kill_resume import decided_trials, reference_run, run_with_kills
-
-OBJECTIVE = '''
-import time
-
-SPACE = {
-    "x": {"type": "float", "low": -5.0, "high": 5.0, "default": 4.0},
-    "y": {"type": "float", "low": 1e-3, "high": 10.0, "log": True, "default": 5.0},
-    "k": {"type": "int", "low": 1, "high": 20, "default": 17},
-    "act": {"type": "choice", "choices": ["relu", "gelu", "tanh"], "default": "relu"},
-}
-DIRECTION = "minimize"
-
-def objective(params):
-    time.sleep(0.01)
-    return (params["x"] - 1) ** 2 + abs(params["y"] - 0.3) + params["k"] * 0.1 + len(params["act"]) * 0.01
-'''
 
 
 @pytest.mark.slow

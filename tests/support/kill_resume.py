@@ -25,6 +25,23 @@ POLL_S = 0.005
 DECISION = b'"kind":"decision"'  # JSON escapes quotes inside strings: this is only ever a real event kind
 RESUMED = b'"kind":"run_resumed"'
 
+# An objective file with one parameter of each kind and a little sleep per trial (kills land mid-run).
+MIXED_SPACE_OBJECTIVE = '''
+import time
+
+SPACE = {
+    "x": {"type": "float", "low": -5.0, "high": 5.0, "default": 4.0},
+    "y": {"type": "float", "low": 1e-3, "high": 10.0, "log": True, "default": 5.0},
+    "k": {"type": "int", "low": 1, "high": 20, "default": 17},
+    "act": {"type": "choice", "choices": ["relu", "gelu", "tanh"], "default": "relu"},
+}
+DIRECTION = "minimize"
+
+def objective(params):
+    time.sleep(0.01)
+    return (params["x"] - 1) ** 2 + abs(params["y"] - 0.3) + params["k"] * 0.1 + len(params["act"]) * 0.01
+'''
+
 
 def evolve_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "bilevel_evolve.engine.cli", *args]
