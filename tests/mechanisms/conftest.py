@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sample_mechanisms import counting_mechanism
 
 from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import SearchConfig, SearchContext, TrialRecord
@@ -21,27 +22,7 @@ SPACE = SearchSpace.from_dict({
     "act": {"type": "choice", "choices": ["relu", "gelu", "tanh"], "default": "relu"},
 })
 
-COUNTER = MechanismSource.from_text("""
-class Counter:
-    name = "counter"
-
-    def __init__(self):
-        self.seen = 0
-
-    def observe(self, trial, ctx):
-        self.seen += 1
-
-    def guide(self, ctx):
-        return {"note": "seen %d" % self.seen}
-
-    def state_dict(self):
-        return {"seen": self.seen}
-
-    def load_state_dict(self, state):
-        self.seen = int(state["seen"])
-
-MECHANISM = Counter
-""")
+COUNTER = counting_mechanism("Counter", "counter")
 
 
 def misbehaving(observe_body: str, imports: str = "import os, signal, sys") -> MechanismSource:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sample_mechanisms import counting_mechanism
+
 from bilevel_evolve.engine.cli.main import main
 from bilevel_evolve.engine.outer.base import OuterController
 from bilevel_evolve.engine.outer.decisions import Decisions, Inject
@@ -28,27 +30,7 @@ from bilevel_evolve.mechanism_archive.archive import Archive
 
 TURN = 13  # the first iteration after the smoke test's synthetic trace of 12
 
-VICTIM = MechanismSource(b"""
-class Victim:
-    name = "victim"
-
-    def __init__(self):
-        self.seen = 0
-
-    def observe(self, trial, ctx):
-        self.seen += 1
-
-    def guide(self, ctx):
-        return {"note": "seen %d" % self.seen}
-
-    def state_dict(self):
-        return {"seen": self.seen}
-
-    def load_state_dict(self, state):
-        self.seen = int(state["seen"])
-
-MECHANISM = Victim
-""")
+VICTIM = counting_mechanism("Victim", "victim")
 
 
 def turning(name: str, attack: str, *, hook: str = "observe",
