@@ -75,7 +75,7 @@ def effects(fid: int, args: argparse.Namespace) -> list[dict[str, Any]]:
         names = {s.id: s.name for s in archive.list()}
     domain = domain_spec(fid)
     before = [e for e in estimates(measurements(events, up_to=horizon)) if e.domain == domain]
-    later = [m for m in measurements(events) if horizon is None or _seq_of(events, m) > horizon]
+    later = measurements([ev for ev in events if horizon is None or ev.seq > horizon])  # the second's runs
     again = {e.mechanism_id: e for e in estimates(later) if e.domain == domain}
     out = []
     for e in before:
@@ -97,11 +97,6 @@ def verdict(second: float | None, fresh: float | None) -> str:
     if abs(second - fresh) <= 1e-12 * max(1.0, abs(fresh)):
         return "tie"
     return "better" if second < fresh else "worse"
-
-
-def _seq_of(events: list, m: Any) -> int:
-    """The seq of the latest effect event behind a measurement (measurements keep one per mechanism and run)."""
-    return max(ev.seq for ev in events if ev.mechanism_id == m.mechanism_id and ev.run_id == m.run_id)
 
 
 def _g(value: float | None) -> str:
