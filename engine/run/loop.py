@@ -38,10 +38,11 @@ from bilevel_evolve.engine.run.events import (
 from bilevel_evolve.engine.run.executors import InlineExecutor, TrialExecutor, TrialJob
 from bilevel_evolve.engine.run.fail_fast import FailFast
 from bilevel_evolve.engine.run.journal import FinishedJournal
+from bilevel_evolve.engine.run.loop_checkpoint import LoopCheckpoint
 from bilevel_evolve.engine.run.loop_state import LoopState, loggable, rebuild_state, trial_seed
 from bilevel_evolve.engine.run.outer_decisions import OuterDecisions
 from bilevel_evolve.engine.run.scheduler import InFlight, TrialScheduler, recovered_results
-from bilevel_evolve.engine.run.store import Checkpoint, RunStore
+from bilevel_evolve.engine.run.store import RunStore
 from bilevel_evolve.engine.wiring.run_config import RunConfig
 from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.errors import EvolveError, InvalidAgentOutput, RunDirError, SpaceError
@@ -68,7 +69,7 @@ class LoopOutcome:
     best: TrialRecord | None
 
 
-class InnerLoop(OuterDecisions):
+class InnerLoop(OuterDecisions, LoopCheckpoint):
     def __init__(self, store: RunStore, config: RunConfig, domain: Domain, agent: Agent,
                  on_step: StepCallback | None = None, *, mechanism_host: MechanismHost | None = None,
                  outer: Sequence[OuterController] = (),
@@ -372,41 +373,3 @@ class InnerLoop(OuterDecisions):
 
     def _emit(self, event: Event) -> None:
         self.store.append(event)
-
-    def _checkpoint(self, status: str = "running", force_durable: bool = False) -> None:
-        s = self.state
-        extra: dict = {"outer_done_step": self._outer_done_step,
-                       "controllers": {c.name: c.state_dict() for c in self.outer}}
-        if self._extensions_traced:
-            extra["extensions"] = self._extensions_traced
-        if in_flight := self.scheduler.to_json():
-            extra["in_flight"] = in_flight
-        if self.mechanisms is not None:
-            states = self.mechanisms.states()
-            extra["mechanisms"] = [m.to_json() for m in self.mechanisms.active]
-            extra["mechanism_states"] = states
-        self.store.save_checkpoint(
-            Checkpoint(steps_done=s.steps_done, trace_lines=self.store.trace_lines, status=status,
-                       incumbent_step=s.incumbent_step, noise_floor=s.noise_floor,
-                       search_config=s.search_config, agent_state=self.agent.state_dict(), extra=extra),
-            force_durable=force_durable)
-
-    def _restore_outer(self, extra: dict) -> None:
-        """Bring back the controllers' state and the active mechanism set exactly as checkpointed."""
-        self._outer_done_step = int(extra.get("outer_done_step", -1))
-        states = extra.get("controllers", {})
-        for controller in self.outer:
-            if controller.name in states:
-                controller.load_state_dict(states[controller.name])
-        if self.mechanisms is None or not extra.get("mechanisms"):
-            return
-        if self.mechanism_source is None:
-            raise RunDirError("the checkpoint holds active mechanisms but no archive is configured",
-                              "resume with the archive the run was started with")
-        for raw in extra["mechanisms"]:
-            mech = ActiveMechanism.from_json(raw)
-            try:
-                self.mechanisms.add(mech.id, self.mechanism_source(mech.id), mech.injected_step,
-                                    state_json=extra.get("mechanism_states", {}).get(mech.id), restored=mech)
-            except HookFailure as failure:  # it cannot come back from its checkpointed state: roll it back
-                self._rolled_back(mech, failure)
