@@ -37,9 +37,10 @@ from bilevel_evolve.sandbox.lifecycle import (
     LABEL_HOST,
     LABEL_PID,
     LABEL_PID_START,
-    REGISTRY,
+    create_owned,
     owner_alive,
     owner_labels,
+    remove_owned,
     sweep_once,
 )
 from bilevel_evolve.sandbox.runtime import require_runtime
@@ -126,14 +127,11 @@ def sweep_staging(root: Path | None = None) -> list[Path]:
 def _run_container(client: docker.DockerClient, settings: dict[str, Any], job: dict[str, Any],
                    limits: BoxLimits, *, device: str, image: str, sha: str) -> BoxReport:
     started = time.monotonic()
-    container_id = None
     try:
-        container = client.containers.create(**settings)
-        container_id = str(container.id)
-        REGISTRY.add(container_id)
+        container_id = create_owned(client, settings)
         sock = client.api.attach_socket(container_id, params={"stdin": 1, "stream": 1})
         try:
-            container.start()
+            client.api.start(container_id)
             raw = getattr(sock, "_sock", sock)
             raw.sendall(json.dumps(job).encode() + b"\n")
         finally:
@@ -161,10 +159,7 @@ def _run_container(client: docker.DockerClient, settings: dict[str, Any], job: d
         raise EvolveError(f"the Docker engine failed during the smoke test: {exc}",
                           "check `docker info`; restart the engine if it is stuck") from None
     finally:
-        if container_id is not None:
-            with contextlib.suppress(DockerException, requests.exceptions.RequestException):
-                client.api.remove_container(container_id, force=True)
-            REGISTRY.discard(container_id)
+        remove_owned(client, settings["name"])
 
 
 def _read_output(client: docker.DockerClient, container_id: str) -> bytes:

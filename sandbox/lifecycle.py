@@ -8,15 +8,16 @@ gone, so two engines sharing a Docker daemon never remove each other's container
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import signal
 import socket
 import threading
+import time
 from types import FrameType
 from typing import Any
 
 import docker
+import requests
 from docker.errors import APIError, DockerException, NotFound
 
 LABEL_OWNER = "bilevel-evolve.owner"
@@ -79,7 +80,7 @@ def sweep_orphans(client: docker.DockerClient) -> list[str]:
 
 
 class Registry:
-    """Containers this process owns right now; removed on SIGINT/SIGTERM/SIGHUP and at exit."""
+    """Containers this process owns right now, by name; removed on SIGINT/SIGTERM/SIGHUP and at exit."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -87,14 +88,14 @@ class Registry:
         self._installed = False
         self._previous: dict[int, Any] = {}
 
-    def add(self, container_id: str) -> None:
+    def add(self, container: str) -> None:
         with self._lock:
-            self._ids.add(container_id)
+            self._ids.add(container)
         self._install()
 
-    def discard(self, container_id: str) -> None:
+    def discard(self, container: str) -> None:
         with self._lock:
-            self._ids.discard(container_id)
+            self._ids.discard(container)
 
     def live(self) -> set[str]:
         with self._lock:
@@ -109,10 +110,8 @@ class Registry:
         except DockerException:
             return
         try:
-            for cid in ids:
-                with contextlib.suppress(DockerException):
-                    client.api.remove_container(cid, force=True)
-                self.discard(cid)
+            for container in ids:
+                remove_owned(client, container)
         finally:
             client.close()
 
@@ -138,6 +137,43 @@ class Registry:
 
 
 REGISTRY = Registry()
+REMOVE_ATTEMPTS = 3
+_ENGINE_ERRORS = (DockerException, requests.exceptions.RequestException)
+
+
+def create_owned(client: docker.DockerClient, settings: dict[str, Any]) -> str:
+    """Create a container this process owns; returns its id. It is registered by name before the
+    call, so a create whose answer never came back (a busy engine past the client's timeout, while
+    the engine made the container anyway) is still removed, now and again at exit."""
+    name = str(settings["name"])
+    REGISTRY.add(name)
+    try:
+        return str(client.containers.create(**settings).id)
+    except BaseException:
+        _remove(client, name)  # it stays registered: the engine may still be making it
+        raise
+
+
+def remove_owned(client: docker.DockerClient, name: str) -> bool:
+    """Remove (killing it first) a container `create_owned` made, retrying through a busy engine.
+    True once it is gone; False when the engine would not remove it, and then it stays registered,
+    for the exit-time cleanup."""
+    if _remove(client, name):
+        REGISTRY.discard(name)
+        return True
+    return False
+
+
+def _remove(client: docker.DockerClient, name: str) -> bool:
+    for attempt in range(REMOVE_ATTEMPTS):
+        try:
+            client.api.remove_container(name, force=True)
+            return True
+        except NotFound:
+            return True
+        except _ENGINE_ERRORS:  # a timeout, or 409: a removal of it is already in progress
+            time.sleep(0.5 * (attempt + 1))
+    return False
 
 
 _sweep_lock = threading.Lock()

@@ -21,7 +21,7 @@ from docker.errors import DockerException
 from bilevel_evolve.sandbox.container_spec import BoxLimits, hardened_settings
 from bilevel_evolve.sandbox.guest.worker_link import LlmAnswer
 from bilevel_evolve.sandbox.hosts.channel import Channel, ChannelFault, llm_request_in, parse_envelope
-from bilevel_evolve.sandbox.lifecycle import LABEL_MECHANISM, REGISTRY
+from bilevel_evolve.sandbox.lifecycle import LABEL_MECHANISM, create_owned, remove_owned
 
 
 class MechanismContainer:
@@ -41,12 +41,10 @@ class MechanismContainer:
     def start(self, limit_s: float) -> None:
         """Create and start the container and wait for its server's first answer. Docker's own
         errors pass through; ChannelFault when the server does not come up."""
-        container = self._client.containers.create(**self._settings)
-        self.id = str(container.id)
-        REGISTRY.add(self.id)
+        self.id = create_owned(self._client, self._settings)
         sock = self._client.api.attach_socket(self.id, params={"stdin": 1, "stdout": 1, "stream": 1})
         self._channel = Channel(sock)
-        container.start()
+        self._client.api.start(self.id)
         envelope, _ = self.exchange({"op": "ping"}, None, limit_s)
         if not envelope["ok"]:
             raise ChannelFault("garbage", f"the server answered its ping with {envelope['reason']}")
@@ -96,7 +94,5 @@ class MechanismContainer:
             self._channel.close()
             self._channel = None
         if self.id is not None:
-            with contextlib.suppress(DockerException):
-                self._client.api.remove_container(self.id, force=True)
-            REGISTRY.discard(self.id)
+            remove_owned(self._client, self.name)
             self.id = None

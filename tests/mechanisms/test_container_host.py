@@ -171,9 +171,9 @@ def test_close_removes_the_container_and_unregisters_it(make_host: Callable[...,
     assert host_containers() == []  # started lazily, on the first load
     host.load("counter", COUNTER, None)
     (container,) = host_containers()
-    assert container.name == host.container_name("counter") and container.id in REGISTRY.live()
+    assert container.name == host.container_name("counter") and container.name in REGISTRY.live()
     host.close()
-    assert host_containers() == [] and container.id not in REGISTRY.live()
+    assert host_containers() == [] and container.name not in REGISTRY.live()
     host.close()  # idempotent
 
 

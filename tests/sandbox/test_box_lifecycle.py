@@ -9,6 +9,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,7 +97,7 @@ def test_sweep_leaves_containers_of_live_engines_alone(docker_client, sandbox_im
 
     settings = hardened_settings(image=sandbox_image, command=["sleep", "30"], kind="host", limits=BoxLimits())
     container = docker_client.containers.create(**settings)
-    REGISTRY.add(container.id)
+    REGISTRY.add(settings["name"])
     try:
         container.start()
         other_engine = subprocess.run([sys.executable, "-c", SWEEP], cwd=ROOT, capture_output=True, text=True,
@@ -106,7 +107,7 @@ def test_sweep_leaves_containers_of_live_engines_alone(docker_client, sandbox_im
                 if c.name == settings["name"]] == [settings["name"]]
     finally:
         container.remove(force=True)
-        REGISTRY.discard(container.id)
+        REGISTRY.discard(settings["name"])
 
 
 def test_missing_image_is_a_clear_error_and_never_a_pull(docker_client, our_containers) -> None:
@@ -165,3 +166,49 @@ def test_two_smoke_tests_of_one_mechanism_at_once_are_independent(box) -> None:
     assert reports[0].container != reports[1].container
     assert reports[0].sha256 == reports[1].sha256
     assert reports[0].verdict.nonce != reports[1].verdict.nonce
+
+
+def test_a_create_whose_answer_never_came_leaves_no_container(docker_client, sandbox_image, our_containers,
+                                                              monkeypatch) -> None:
+    """A busy engine makes the container but its answer times out on our side: the box still removes it."""
+    import requests
+    from docker.models.containers import ContainerCollection
+
+    from bilevel_evolve.sandbox.box import run_smoke_test
+
+    real_create = ContainerCollection.create
+    made: list[str] = []
+
+    def create_then_time_out(self: Any, *args: Any, **kwargs: Any) -> Any:
+        made.append(real_create(self, *args, **kwargs).name)
+        raise requests.exceptions.ReadTimeout("read timed out")
+
+    monkeypatch.setattr(ContainerCollection, "create", create_then_time_out)
+    with pytest.raises(EvolveError) as err:
+        run_smoke_test(MechanismSource.from_text(QUICK), client=docker_client)
+    assert "the Docker engine failed during the smoke test" in str(err.value)
+    assert len(made) == 1 and [c.name for c in our_containers() if c.name in made] == []
+
+
+def test_a_removal_that_times_out_is_retried_until_the_container_is_gone(docker_client, sandbox_image,
+                                                                         our_containers, monkeypatch) -> None:
+    import requests
+
+    from bilevel_evolve.sandbox.box import run_smoke_test
+    from bilevel_evolve.sandbox.lifecycle import REGISTRY, REMOVE_ATTEMPTS
+
+    real_remove = docker_client.api.remove_container
+    refused: list[str] = []
+
+    def busy_then_remove(container: str, **kwargs: Any) -> Any:
+        if str(container).startswith("bilevel-smoke-") and len(refused) < REMOVE_ATTEMPTS - 1:
+            refused.append(str(container))
+            raise requests.exceptions.ReadTimeout("read timed out")
+        return real_remove(container, **kwargs)
+
+    monkeypatch.setattr(docker_client.api, "remove_container", busy_then_remove)
+    report = run_smoke_test(MechanismSource.from_text(QUICK), client=docker_client)
+    assert report.ok, report
+    assert len(refused) == REMOVE_ATTEMPTS - 1 and report.container == refused[0]
+    assert [c.name for c in our_containers() if c.name == report.container] == []
+    assert report.container not in REGISTRY.live()
