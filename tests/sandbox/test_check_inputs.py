@@ -18,7 +18,7 @@ import pytest
 from bilevel_evolve.engine.cli.main import main
 from bilevel_evolve.ground.contract.source import MechanismSource, sha256_hex
 from bilevel_evolve.sandbox.box import STAGING_PREFIX, run_smoke_test
-from bilevel_evolve.sandbox.lifecycle import sweep_orphans
+from bilevel_evolve.sandbox.lifecycle import LABEL_PID, sweep_orphans
 from bilevel_evolve.sandbox.vet import check_mechanism
 
 HOST_MECHANISM = """
@@ -149,16 +149,21 @@ def test_the_staging_folder_of_a_killed_smoke_test_is_removed_by_the_next_one(
     assert child.stdin is not None
     child.stdin.write(SLOW_TO_BUILD.encode())
     child.stdin.close()
+    owned = {"label": [f"{LABEL_PID}={child.pid}"]}
     try:
-        while not [p for p in _staging(tmp_path) if p.name.startswith(f"{STAGING_PREFIX}{child.pid}-")]:
-            assert child.poll() is None, "the smoke test ended before its staging folder was seen"
+        # Killed once its container runs (the mechanism never finishes building): a kill in the middle of
+        # the container's create would leave one that the engine makes after the sweep below has run.
+        while not ([p for p in _staging(tmp_path) if p.name.startswith(f"{STAGING_PREFIX}{child.pid}-")]
+                   and docker_client.api.containers(filters=owned)):
+            assert child.poll() is None, "the smoke test ended before its staging folder and container were seen"
             time.sleep(0.005)
     finally:
         child.send_signal(signal.SIGKILL)  # no finally runs in the child
         child.wait()
     leftover = _staging(tmp_path)
     assert len(leftover) == 1  # what a kill leaves
-    sweep_orphans(docker_client)  # its container, if it had made one: the next engine's start-up sweep
+    sweep_orphans(docker_client)  # its container: the next engine's start-up sweep removes it
+    assert docker_client.api.containers(all=True, filters=owned) == []
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert run_smoke_test(MechanismSource.from_text(QUICK), client=docker_client).ok
     assert _staging(tmp_path) == []
