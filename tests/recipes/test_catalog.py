@@ -74,7 +74,8 @@ def test_pick_recipe_follows_the_fixed_priority_and_skips_tried_recipes() -> Non
     assert pick_recipe("repetition", set()) == get_recipe("tabu")
     assert pick_recipe("repetition", {"tabu"}) == get_recipe("orthogonal")
     assert pick_recipe("no-model", set()) == get_recipe("surrogate")
-    assert pick_recipe("no-model", {"surrogate"}) == get_recipe("gp_sklearn")
+    assert pick_recipe("no-model", {"surrogate"}) == get_recipe("parzen")
+    assert pick_recipe("no-model", {"surrogate", "parzen"}) == get_recipe("gp_sklearn")
     assert pick_recipe("stagnation", {"restart", "bandit"}) == get_recipe("tabu")
 
 

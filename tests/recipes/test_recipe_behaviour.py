@@ -314,6 +314,68 @@ def test_surrogate_finds_most_of_the_gain_the_prior_never_reaches() -> None:
     assert with_model < 0.2 * alone
 
 
+# ---- parzen estimator -------------------------------------------------------------------------
+
+def test_parzen_stays_silent_with_too_little_history() -> None:
+    module = load_recipe(get_recipe("parzen"))
+    assert module.MECHANISM().propose(make_ctx(walk_history(module.MIN_TRIALS - 1), hook="propose")) is None
+
+
+def test_parzen_proposes_the_option_and_the_numbers_of_the_good_trials() -> None:
+    """Only `act` and `x` matter, and the good quarter all ran `gelu` with x near 0.65 of its range: the
+    density ratio favours both (a proposer that ignored the history would hit each a third of the time)."""
+    history = []
+    for i in range(24):
+        point = SPACE.sample(random.Random(100 + i))
+        value = (SPACE.to_unit("x", point["x"]) - 0.65) ** 2 + (0.0 if point["act"] == "gelu" else 5.0)
+        history.append(record(i, point, value, False))
+    mech = new_mechanism(get_recipe("parzen"))
+    proposals = [mech.propose(make_ctx(history, seed=seed, hook="propose")) for seed in range(30)]
+    assert sum(p["act"] == "gelu" for p in proposals) >= 24
+    assert sum(abs(SPACE.to_unit("x", p["x"]) - 0.65) < 0.15 for p in proposals) >= 21
+
+
+def test_parzen_starts_with_points_anywhere_while_the_history_is_local_moves() -> None:
+    module = load_recipe(get_recipe("parzen"))
+    local = walk_history(8)  # each trial moves one of three parameters
+    mech = module.MECHANISM()
+    assert mech.spread(make_ctx(local, hook="propose")) == 0
+    first = local[0].params
+    for seed in range(5):
+        proposal = mech.propose(make_ctx(local, seed=seed, hook="propose"))
+        moved = sum(abs(SPACE.to_unit(n, proposal[n]) - SPACE.to_unit(n, first[n])) > 0.05 for n in SPACE.names)
+        assert moved > len(SPACE.names) / 2, proposal
+    far = [{n: SPACE.from_unit(n, (SPACE.to_unit(n, first[n]) + 0.4 + 0.05 * i) % 1.0) for n in SPACE.names}
+           for i in range(module.SPREAD)]  # each differs from the first trial in every parameter
+    spread = local + [record(8 + i, point, 5.0, False) for i, point in enumerate(far)]
+    assert mech.spread(make_ctx(spread[:-1], hook="propose")) == module.SPREAD - 1
+    assert mech.spread(make_ctx(spread, hook="propose")) == module.SPREAD
+
+
+def test_parzen_never_proposes_a_tried_or_pending_point() -> None:
+    from bilevel_evolve.ground.records import PendingTrial
+
+    history = [record(i, SPACE.defaults(), 1.0 + i, i == 0) for i in range(8)]  # one point, measured 8 times
+    pending = (PendingTrial(iteration=8, params=SPACE.defaults()),)
+    mech = new_mechanism(get_recipe("parzen"))
+    proposal = mech.propose(make_ctx(history, hook="propose", pending=pending))
+    assert proposal is None or unit_distance(proposal, SPACE.defaults()) > 1e-3
+
+
+def test_parzen_counts_a_failed_trial_among_the_others() -> None:
+    module = load_recipe(get_recipe("parzen"))
+    history = [*walk_history(8), record(8, SPACE.defaults(), None, False, status="crashed")]
+    good, other = module.MECHANISM().split(make_ctx(history, hook="propose"))
+    assert len(good) == 2 and history[-1].status in {t.status for t in other} and len(good) + len(other) == 9
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.5])
+def test_parzen_finds_most_of_the_gain_the_prior_never_reaches(noise: float) -> None:
+    alone = min(e["value"] for e in MiniLoop(None, seed=1, noise=noise).run(40))
+    with_model = min(e["value"] for e in MiniLoop(new_mechanism(get_recipe("parzen")), seed=1, noise=noise).run(40))
+    assert with_model < 0.3 * alone
+
+
 # ---- noise guard -----------------------------------------------------------------------------
 
 def _noisy_history() -> list:

@@ -29,7 +29,7 @@ from bilevel_evolve.sandbox.hosts.base import HookFailure, LocalProcessHost
 ITERATIONS = 24
 # The hook through which each recipe changes what the loop does.
 DECIDING_HOOK = {"tabu": "review", "bandit": "propose", "orthogonal": "propose", "annealing": "accept",
-                 "restart": "propose", "surrogate": "propose", "noise_guard": "propose"}
+                 "restart": "propose", "surrogate": "propose", "parzen": "propose", "noise_guard": "propose"}
 
 
 class MixedDomain:
@@ -81,7 +81,7 @@ def test_recipe_runs_live_in_the_inner_loop_and_changes_decisions(tmp_path: Path
 
 def test_exploring_recipes_beat_the_offline_prior_alone(tmp_path: Path) -> None:
     alone = best_value(run_loop(tmp_path / "alone", None)[0])
-    for name in ("tabu", "bandit", "orthogonal", "surrogate"):
+    for name in ("tabu", "bandit", "orthogonal", "surrogate", "parzen"):
         events, _ = run_loop(tmp_path / name, get_recipe(name))
         assert best_value(events) < 0.5 * alone, name
 

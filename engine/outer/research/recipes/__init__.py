@@ -81,6 +81,15 @@ CATALOG: tuple[Recipe, ...] = (
         "most of them in a trust region around the best that grows after successes and shrinks after failures.",
     ),
     Recipe(
+        name="parzen", file="parzen.py", targets=("no-model", "noise"), hooks=("propose", *_STATE),
+        tunable={"MIN_TRIALS": (3, 24), "SPREAD": (0, 12), "GAMMA": (0.1, 0.5), "CANDIDATES": (4, 256),
+                 "PRIOR_WEIGHT": (0.1, 4.0), "MIN_BANDWIDTH": (0.005, 0.2)},
+        description="Parzen estimator (TPE): per parameter, a density of the best quarter of the trials against "
+        "one of the rest (choices by option counts, numbers by truncated Gaussians, each with a wide prior), and "
+        "proposes, per parameter, the drawn value most likely good; ranks decide, so choices and noise fit. Until "
+        "a few trials lie far from the first one, it proposes points anywhere (its random start).",
+    ),
+    Recipe(
         name="noise_guard", file="noise_guard.py", targets=("noise", "plateau"), hooks=("propose", "accept", *_STATE),
         tunable={"NOISE_MULT": (0.5, 6.0), "CONFIRM_SHARE": (0.01, 0.5)},
         description="Noise guard: re-measures incumbents won by a small margin, keeps the re-measurement, and "
@@ -101,8 +110,8 @@ PRIORITY: dict[str, tuple[str, ...]] = {
     "stagnation": ("restart", "bandit", "tabu", "annealing"),
     "unexplored": ("orthogonal", "bandit", "surrogate"),
     "plateau": ("annealing", "restart", "noise_guard"),
-    "noise": ("noise_guard", "gp_sklearn"),
-    "no-model": ("surrogate", "gp_sklearn"),
+    "noise": ("noise_guard", "parzen", "gp_sklearn"),
+    "no-model": ("surrogate", "parzen", "gp_sklearn"),
 }
 
 # Stages of a text run's revision pipeline (hook `stage`): a catalog of their own, which only the text
