@@ -1,13 +1,18 @@
 """The offline scientist takes up a model of the objective first where the trace shows a space a model
-can fit (numbers only, no noise, no failure), and keeps its old agenda elsewhere."""
+can fit: the regression surrogate for numbers without noise or failure, the Parzen estimator where there
+are choices or noise; it keeps its old agenda elsewhere (a failed trial on a numeric, noise-free space)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bilevel_evolve.engine.analysis.diagnosis import diagnose
 from bilevel_evolve.engine.outer.research.candidates import ResearchInput
-from bilevel_evolve.engine.outer.research.offline_scientist import OfflineScientist, model_friendly
+from bilevel_evolve.engine.outer.research.offline_scientist import (
+    OfflineScientist,
+    density_friendly,
+    model_friendly,
+)
 from bilevel_evolve.engine.outer.research.ranking import rank
 from bilevel_evolve.ground.records import SearchConfig, TrialRecord
 from bilevel_evolve.ground.space import SearchSpace
@@ -53,14 +58,35 @@ def test_on_a_numeric_noise_free_space_the_first_session_writes_the_model() -> N
     assert _chosen(data) == "gp_sklearn"  # the obvious library first; its repair is the numpy surrogate
 
 
-def test_a_choice_noise_or_a_failure_keeps_the_old_agenda() -> None:
-    for data in (_input(WITH_CHOICE), _input(NUMBERS, noise=0.5), _input(NUMBERS, failed=True)):
-        assert not model_friendly(data)
-        assert all(h.bottleneck != "no-model" for h in OfflineScientist().hypothesize(data))
-        assert _chosen(data) not in ("gp_sklearn", "surrogate")
+def test_a_choice_or_noise_makes_the_first_session_write_the_density_model() -> None:
+    few_values = NUMBERS | {"depth": {"type": "int", "low": 1, "high": 4, "default": 2}}
+    for data in (_input(WITH_CHOICE), _input(NUMBERS, noise=0.5), _input(few_values)):
+        assert not model_friendly(data) and density_friendly(data)
+        hypotheses = OfflineScientist().hypothesize(data)
+        assert hypotheses[0].bottleneck == "no-model" and "density model" in hypotheses[0].evidence
+        assert _chosen(data) == "parzen"
+
+
+def test_a_frozen_choice_counts_as_absent() -> None:
+    data = _input(WITH_CHOICE)
+    data.loop.search_config = SearchConfig(frozen=("act",))  # type: ignore[union-attr]
+    assert model_friendly(data) and not density_friendly(data)
+
+
+def test_once_a_model_was_tried_the_first_session_rule_does_not_write_another() -> None:
+    data = replace(_input(WITH_CHOICE), tried=frozenset({"surrogate"}))
+    assert all(h.bottleneck != "no-model" for h in OfflineScientist().hypothesize(data))
+
+
+def test_a_failure_on_a_numeric_noise_free_space_keeps_the_old_agenda() -> None:
+    data = _input(NUMBERS, failed=True)
+    assert not model_friendly(data) and not density_friendly(data)
+    assert all(h.bottleneck != "no-model" for h in OfflineScientist().hypothesize(data))
+    assert _chosen(data) not in ("gp_sklearn", "surrogate", "parzen")
 
 
 def test_without_the_loop_to_read_nothing_is_assumed() -> None:
     data = _input(NUMBERS)
-    assert not model_friendly(ResearchInput(diagnosis=data.diagnosis, active=(), tried=frozenset(),
-                                            session_number=1, space_text="", history_text=""))
+    bare = ResearchInput(diagnosis=data.diagnosis, active=(), tried=frozenset(), session_number=1, space_text="",
+                         history_text="")
+    assert not model_friendly(bare) and not density_friendly(bare)

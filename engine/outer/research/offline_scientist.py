@@ -6,7 +6,9 @@ for the obvious library it first writes a scikit-learn Gaussian process. Where t
 space a model can fit (every free parameter numeric, no trial failed, no repeated point measured
 differently) it takes that hypothesis up at its first session already and rates the model-based
 recipes higher (impact 1, complexity 1: no choices to encode, no noise to average out), so the
-surrogate is live from the first session on instead of the third or fourth. The sandbox image has no
+surrogate is live from the first session on instead of the third or fourth. Where the trace shows a
+space with choices (or ints of few values) or noise, it writes a density model first, the Parzen
+estimator (TPE), which needs no encoding of choices and judges trials by rank. The sandbox image has no
 scikit-learn, so that candidate fails the smoke test, is archived as rejected and rolled back, and
 the repair round rewrites it as a numpy surrogate: the paper's reverted case, in every demo.
 
@@ -34,9 +36,13 @@ _SCORES: dict[str, tuple[float, float, float]] = {
     "noise_guard": (0.5, 0.8, 1.5), "gp_sklearn": (0.9, 0.7, 2.0),
 }
 _NO_MODEL_FIRST = ("gp_sklearn", "surrogate")
+_NO_MODEL_MIXED = ("parzen", "gp_sklearn", "surrogate")  # choices or noise: a density model first
+_MODELS = frozenset({*_NO_MODEL_FIRST, *_NO_MODEL_MIXED})
 # the critique's (impact, feasibility, complexity) for the model-based recipes on a space a model can fit:
-# nothing to encode (no choices), nothing to average out (no noise)
+# nothing to encode (no choices), nothing to average out (no noise); on a mixed or noisy one, for the
+# density model that needs neither
 _MODEL_FRIENDLY_SCORES = {"gp_sklearn": (1.0, 0.7, 1.0), "surrogate": (1.0, 0.8, 1.0)}
+_DENSITY_FRIENDLY_SCORES = {"parzen": (1.0, 0.8, 1.0)}
 _REPAIRS = {"gp_sklearn": "surrogate"}  # what the repair round rewrites a failed recipe into
 
 
@@ -46,17 +52,20 @@ class OfflineScientist:
     def hypothesize(self, data: ResearchInput) -> list[Hypothesis]:
         found = data.diagnosis.bottlenecks()
         friendly = model_friendly(data)
-        if (data.session_number >= 2 or friendly) and not {"gp_sklearn", "surrogate"} & data.tried:
+        mixed = not friendly and density_friendly(data)
+        if (data.session_number >= 2 or friendly or mixed) and not _MODELS & data.tried:
             evidence = "proposals ignore everything the history says about the objective"
             if friendly:
                 evidence += "; every free parameter is numeric and the trace shows no noise and no failure"
+            elif mixed:
+                evidence += "; the space has choices or the trace shows noise: a density model fits, a regression less"
             found = [("no-model", 1.0, evidence), *[b for b in found if b[0] != "no-model"]]
         hypotheses = []
         for bottleneck, severity, evidence in found:
-            recipe = self._recipe_for(bottleneck, data.tried)
+            recipe = self._recipe_for(bottleneck, data.tried, mixed)
             if recipe is None:
                 continue
-            scores = _MODEL_FRIENDLY_SCORES if friendly else _SCORES
+            scores = _MODEL_FRIENDLY_SCORES if friendly else _DENSITY_FRIENDLY_SCORES if mixed else _SCORES
             impact, feasibility, complexity = scores.get(recipe.name) or _SCORES.get(recipe.name, (0.5, 0.5, 1.0))
             hypotheses.append(Hypothesis(bottleneck, f"{recipe.name}: {recipe.description}", evidence,
                                          round(impact * (0.5 + severity), 3), feasibility, complexity,
@@ -117,8 +126,9 @@ class OfflineScientist:
         return self._candidate(get_recipe(name), data, candidate.session.get("bottleneck", ""),
                                (parent,) if parent else (), repaired_from=candidate.name, report=report)
 
-    def _recipe_for(self, bottleneck: str, tried: frozenset[str]) -> Recipe | None:
-        order = _NO_MODEL_FIRST if bottleneck == "no-model" else PRIORITY.get(bottleneck, ())
+    def _recipe_for(self, bottleneck: str, tried: frozenset[str], mixed: bool = False) -> Recipe | None:
+        first = _NO_MODEL_MIXED if mixed else _NO_MODEL_FIRST
+        order = first if bottleneck == "no-model" else PRIORITY.get(bottleneck, ())
         for name in order:
             if name not in tried:
                 return get_recipe(name)
@@ -146,3 +156,17 @@ def model_friendly(data: ResearchInput) -> bool:
         if isinstance(spec, ChoiceParam) or (isinstance(spec, IntParam) and spec.high - spec.low < 9):
             return False
     return view.noise_floor == 0 and all(t.status == "ok" for t in view.history)
+
+
+def density_friendly(data: ResearchInput) -> bool:
+    """Whether the trace shows a space a density model (the Parzen estimator) fits better than a regression:
+    a free choice parameter (or an int with fewer than 10 values), or repeated points measured differently
+    (a noise floor above 0). False without the loop to read."""
+    view = data.loop
+    if view is None or not view.history:
+        return False
+    frozen = set(view.search_config.frozen)
+    free = [spec for name, spec in view.space.params.items() if name not in frozen]
+    coarse = any(isinstance(spec, ChoiceParam) or (isinstance(spec, IntParam) and spec.high - spec.low < 9)
+                 for spec in free)
+    return bool(free) and (coarse or view.noise_floor > 0)
