@@ -84,33 +84,33 @@ class Registry:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ids: set[str] = set()
+        self._names: set[str] = set()
         self._installed = False
         self._previous: dict[int, Any] = {}
 
     def add(self, container: str) -> None:
         with self._lock:
-            self._ids.add(container)
+            self._names.add(container)
         self._install()
 
     def discard(self, container: str) -> None:
         with self._lock:
-            self._ids.discard(container)
+            self._names.discard(container)
 
     def live(self) -> set[str]:
         with self._lock:
-            return set(self._ids)
+            return set(self._names)
 
     def remove_all(self) -> None:
-        ids = self.live()
-        if not ids:
+        names = self.live()
+        if not names:
             return
         try:  # a fresh client: the interrupted thread may be inside a call on the shared one
             client = docker.from_env(timeout=10)
         except DockerException:
             return
         try:
-            for container in ids:
+            for container in names:
                 remove_owned(client, container)
         finally:
             client.close()
@@ -172,7 +172,8 @@ def _remove(client: docker.DockerClient, name: str) -> bool:
         except NotFound:
             return True
         except _ENGINE_ERRORS:  # a timeout, or 409: a removal of it is already in progress
-            time.sleep(0.5 * (attempt + 1))
+            if attempt + 1 < REMOVE_ATTEMPTS:
+                time.sleep(0.5 * (attempt + 1))
     return False
 
 
