@@ -21,13 +21,17 @@ operator cannot apply to a parent, it writes the chosen recipe as it is.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from bilevel_evolve.engine.outer.research.candidates import Candidate, Hypothesis, ResearchInput
 from bilevel_evolve.engine.outer.research.evolution import SessionPlan
 from bilevel_evolve.engine.outer.research.recipes import PRIORITY, Recipe, find_recipe, get_recipe, recipe_source
 from bilevel_evolve.engine.outer.research.source_operators import combine, mutate_constants
 from bilevel_evolve.ground.contract.source import MechanismSource
-from bilevel_evolve.ground.space import ChoiceParam, IntParam
+from bilevel_evolve.ground.space import ChoiceParam, IntParam, Param
+
+if TYPE_CHECKING:
+    from bilevel_evolve.engine.outer.view import LoopView
 
 # impact, feasibility, complexity per recipe: the critique's inputs (judgement, written down)
 _SCORES: dict[str, tuple[float, float, float]] = {
@@ -149,12 +153,8 @@ def model_friendly(data: ResearchInput) -> bool:
     view = data.loop
     if view is None or not view.history:
         return False
-    frozen = set(view.search_config.frozen)
-    for name, spec in view.space.params.items():
-        if name in frozen:
-            continue
-        if isinstance(spec, ChoiceParam) or (isinstance(spec, IntParam) and spec.high - spec.low < 9):
-            return False
+    if any(_coarse(spec) for spec in _free_params(view)):
+        return False
     return view.noise_floor == 0 and all(t.status == "ok" for t in view.history)
 
 
@@ -165,8 +165,15 @@ def density_friendly(data: ResearchInput) -> bool:
     view = data.loop
     if view is None or not view.history:
         return False
+    free = _free_params(view)
+    return bool(free) and (any(_coarse(spec) for spec in free) or view.noise_floor > 0)
+
+
+def _free_params(view: LoopView) -> list[Param]:
     frozen = set(view.search_config.frozen)
-    free = [spec for name, spec in view.space.params.items() if name not in frozen]
-    coarse = any(isinstance(spec, ChoiceParam) or (isinstance(spec, IntParam) and spec.high - spec.low < 9)
-                 for spec in free)
-    return bool(free) and (coarse or view.noise_floor > 0)
+    return [spec for name, spec in view.space.params.items() if name not in frozen]
+
+
+def _coarse(spec: Param) -> bool:
+    """A parameter a regression over unit space fits badly: a choice, or an int of fewer than 10 values."""
+    return isinstance(spec, ChoiceParam) or (isinstance(spec, IntParam) and spec.high - spec.low < 9)
