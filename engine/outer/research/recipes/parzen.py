@@ -26,6 +26,7 @@ PRIOR_WEIGHT = 1.0  # of the prior component (numbers: N(0.5, PRIOR_WIDTH) trunc
 PRIOR_WIDTH = 1.0
 MIN_BANDWIDTH = 0.03  # in unit space
 RETRIES = 8
+MOVED = 0.05  # unit-space distance past which a parameter counts as moved (for SPREAD)
 MIN_DISTANCE = 1e-3  # Chebyshev distance (unit space) below which a point counts as a repeat
 
 
@@ -98,9 +99,6 @@ class ParzenEstimator:
     def draw(self, ctx: Any, good: list, other: list) -> dict:
         params = {}
         for name, spec in ctx.space.items():
-            if name in ctx.config.frozen and ctx.incumbent is not None:
-                params[name] = ctx.incumbent.params[name]
-                continue
             l_density, g_density = self.density(ctx, name, good), self.density(ctx, name, other)
             drawn = [l_density.sample(ctx.rng) for _ in range(CANDIDATES)]
             best = max(drawn, key=lambda v: l_density.log_density(v) - g_density.log_density(v))
@@ -115,30 +113,28 @@ class ParzenEstimator:
         first = {name: ctx.to_unit(name, ctx.history[0].params[name]) for name in free}
         count = 0
         for params in [t.params for t in ctx.history[1:]] + [p.params for p in ctx.pending]:
-            moved = sum(1 for name in free if abs(ctx.to_unit(name, params[name]) - first[name]) > 0.05)
+            moved = sum(1 for name in free if abs(ctx.to_unit(name, params[name]) - first[name]) > MOVED)
             count += 1 if 2 * moved > len(free) else 0
         return count
-
-    def anywhere(self, ctx: Any) -> dict:
-        params = ctx.sample()
-        for name in ctx.config.frozen:
-            if name in params and ctx.incumbent is not None:
-                params[name] = ctx.incumbent.params[name]
-        return params
 
     def propose(self, ctx: Any) -> dict | None:
         good, other = self.split(ctx)
         if len(good) + len([t for t in other if t.status == "ok"]) < MIN_TRIALS:
             return None
-        seen = [t.params for t in ctx.history] + [p.params for p in ctx.pending]
+        seen = [self.unit(ctx, t.params) for t in ctx.history] + [self.unit(ctx, p.params) for p in ctx.pending]
         starting = self.spread(ctx) < SPREAD
         for _ in range(RETRIES):
-            params = self.anywhere(ctx) if starting else self.draw(ctx, good, other)
-            if not any(all(abs(ctx.to_unit(n, params[n]) - ctx.to_unit(n, old[n])) <= MIN_DISTANCE for n in ctx.space)
-                       for old in seen):
+            params = ctx.sample() if starting else self.draw(ctx, good, other)
+            if ctx.incumbent is not None:  # frozen parameters keep the incumbent's values
+                params.update({n: ctx.incumbent.params[n] for n in ctx.config.frozen if n in params})
+            point = self.unit(ctx, params)
+            if not any(max(abs(a - b) for a, b in zip(point, old, strict=True)) <= MIN_DISTANCE for old in seen):
                 self.proposals += 1
                 return params
         return None
+
+    def unit(self, ctx: Any, params: Any) -> list:
+        return [ctx.to_unit(name, params[name]) for name in ctx.space]
 
     def state_dict(self) -> dict:
         return {"proposals": self.proposals}
