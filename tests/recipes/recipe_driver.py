@@ -69,6 +69,11 @@ def objective(params: dict[str, Scalar]) -> float:
     return 10.0 * sum((SPACE.to_unit(n, params[n]) - TARGET[n]) ** 2 for n in SPACE.names)
 
 
+def unit_distance(a: dict[str, Scalar], b: dict[str, Scalar]) -> float:
+    """Chebyshev distance of two points in unit space."""
+    return max(abs(SPACE.to_unit(n, a[n]) - SPACE.to_unit(n, b[n])) for n in SPACE.names)
+
+
 def record(iteration: int, params: dict[str, Scalar], value: float | None, accepted: bool,
            status: str = "ok") -> TrialRecord:
     return TrialRecord(iteration=iteration, params=params, status=status, value=value, accepted=accepted)  # type: ignore[arg-type]
