@@ -35,6 +35,7 @@ from bilevel_evolve.mechanism_archive.models import (
     MechanismSummary,
     RecordFile,
     RunClaim,
+    RunResult,
     Status,
     VerifyReport,
     json_safe,
@@ -161,6 +162,19 @@ class Archive:
         if seq is None:
             return None
         return event_from_row(self._index.query("SELECT * FROM events WHERE seq = ?", (seq,))[0])
+
+    def record_result(self, run_id: str, scope: Scope, result: Mapping[str, Any], *, key: str) -> int | None:
+        """Record what run `run_id` found in its task (e.g. {"direction", "points": [{"params", "value"}]}), for
+        the runs that claim their ids after this; `key` makes it idempotent (a resumed run records nothing)."""
+        run_id = _require_text("run_id", run_id)
+        payload = _report(result, "result") or {}
+        with self._index.write() as conn:
+            return self._index.insert_result(conn, run_id=run_id, domain=scope.domain,
+                                             space_signature=scope.signature, payload=payload, key=key)
+
+    def results(self, scope: Scope, *, before_run: str) -> builtins.list[RunResult]:
+        """The results recorded in `scope` before run `before_run` claimed its id (what it may recall)."""
+        return self._index.results(scope.domain, scope.signature, before_run=before_run)
 
     def claim_run(self, run_id: str, *, scope: Scope | None = None, token: str | None = None) -> RunClaim:
         """Enter a run that is about to start: its id here (run_id, or run_id-2, ... when an earlier run had
@@ -291,7 +305,7 @@ class Archive:
         for r in rows:
             if r["status"] is None:
                 raise corrupt(r["id"], "it has no status event in the index")
-            effect = parse_payload(r["effect"], r["id"]) if r["effect"] is not None else None
+            effect = parse_payload(r["effect"], f"an event payload of mechanism {r['id'][:12]}") if r["effect"] is not None else None
             out.append(MechanismSummary(
                 id=r["id"], name=r["name"], class_name=r["class_name"], origin=r["origin"],
                 parents=parents.get(r["id"], ()), created=r["created"], first_run=r["first_run"],

@@ -9,6 +9,11 @@ share one (two ablations on one archive both have a run C-r1), and the claim say
 went when the run started (its horizon: what it may learn from earlier runs). An index of format 1 is
 migrated in place, in one transaction: the table is created and every run id its events name is
 entered as a legacy run (domain unknown).
+
+Format 3 added the `results` table: what a run found in its task (its best points), recorded when it
+finishes. A run recalls only the results recorded before it claimed its id (`claims_before`: the number
+of claims then), so what it reads is fixed at its claim, as its horizon fixes the events it reads. An
+index of format 1 or 2 is migrated in place the same way: the table is created, empty.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bilevel_evolve.ground.errors import EvolveError, UsageError
-from bilevel_evolve.mechanism_archive.models import FORMAT_VERSION, ArchiveEvent, RecordFile
+from bilevel_evolve.mechanism_archive.models import FORMAT_VERSION, ArchiveEvent, RecordFile, RunResult
 
 INDEX_FILE = "index.sqlite"
 LOCK_SUFFIX = ".lock"
@@ -49,10 +54,18 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, claimed TEXT NOT NULL, token TEXT, domain TEXT, space_signature TEXT, space_shape TEXT,
     horizon INTEGER NOT NULL DEFAULT 0, legacy INTEGER NOT NULL DEFAULT 0);
 """
+_RESULTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, run_id TEXT NOT NULL, domain TEXT NOT NULL,
+    space_signature TEXT NOT NULL, claims_before INTEGER NOT NULL, payload TEXT NOT NULL, key TEXT UNIQUE);
+"""
 # Format 1 -> 2: the runs table, and each run the events name as a legacy run.
 _MIGRATE_1_TO_2 = [_RUNS_SCHEMA, "INSERT OR IGNORE INTO runs (run_id, claimed, legacy) "
                    "SELECT run_id, MIN(ts), 1 FROM events GROUP BY run_id"]
-_APPEND_ONLY = ("mechanisms", "edges", "events", "runs")
+# What brings an index of each older format to this one (0: a new index).
+_MIGRATIONS: dict[int, list[str]] = {0: [*_SCHEMA.split(";\n"), _RUNS_SCHEMA, _RESULTS_SCHEMA],
+                                     1: [*_MIGRATE_1_TO_2, _RESULTS_SCHEMA], 2: [_RESULTS_SCHEMA]}
+_APPEND_ONLY = ("mechanisms", "edges", "events", "runs", "results")
 MAX_CLAIM_TRIES = 1000
 
 
@@ -99,8 +112,7 @@ class Index:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
                 if version == FORMAT_VERSION:
                     return  # another process created or migrated it while we waited for the lock
-                statements = [*_SCHEMA.split(";\n"), _RUNS_SCHEMA] if version == 0 else _MIGRATE_1_TO_2
-                for statement in [*statements, *_triggers()]:
+                for statement in [*_MIGRATIONS[version], *_triggers()]:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
@@ -155,6 +167,24 @@ class Index:
             (now_iso(), mechanism_id, run_id, kind, status, reason,
              json.dumps(payload or {}, allow_nan=False, sort_keys=True), key))
         return cur.lastrowid if cur.rowcount else None
+
+    @staticmethod
+    def insert_result(conn: sqlite3.Connection, *, run_id: str, domain: str, space_signature: str,
+                      payload: dict[str, Any], key: str) -> int | None:
+        """Append a run's result; return its seq, or None when a result with the same key exists."""
+        row = conn.execute("SELECT run_id FROM results WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            if row["run_id"] != run_id:
+                raise UsageError(f"result key {key!r} already names a result of run {row['run_id']}",
+                                 "use a key unique to this run and result")
+            return None
+        claims = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM runs").fetchone()[0]
+        cur = conn.execute(
+            "INSERT INTO results (ts, run_id, domain, space_signature, claims_before, payload, key) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (now_iso(), run_id, domain, space_signature, claims,
+             json.dumps(payload, allow_nan=False, sort_keys=True), key))
+        return cur.lastrowid
 
     @staticmethod
     def check_key(conn: sqlite3.Connection, key: str | None, mechanism_id: str, kind: str) -> bool:
@@ -225,6 +255,15 @@ class Index:
             sql, params = sql + " AND seq <= ?", [*params, up_to]
         return [event_from_row(r) for r in self.query(sql + " ORDER BY seq", tuple(params))]
 
+    def results(self, domain: str, space_signature: str, *, before_run: str) -> list[RunResult]:
+        """The results of `domain` on the space `space_signature` recorded before run `before_run` claimed its
+        id, in order (none when it never claimed one here)."""
+        rows = self.query(
+            "SELECT * FROM results WHERE domain = ? AND space_signature = ? AND claims_before < "
+            "(SELECT rowid FROM runs WHERE run_id = ?) ORDER BY seq", (domain, space_signature, before_run))
+        return [RunResult(seq=r["seq"], run_id=r["run_id"], domain=r["domain"], space_signature=r["space_signature"],
+                          payload=parse_payload(r["payload"], f"the payload of result #{r['seq']}")) for r in rows]
+
     def parents_map(self) -> dict[str, tuple[str, ...]]:
         out: dict[str, list[str]] = {}
         for r in self.query("SELECT child, parent FROM edges ORDER BY child, position"):
@@ -242,13 +281,14 @@ def event_from_row(row: sqlite3.Row) -> ArchiveEvent:
                           "run `evolve archive verify` to list every problem") from None
 
 
-def parse_payload(raw: str, mechanism_id: str) -> dict[str, Any]:
+def parse_payload(raw: str, whose: str) -> dict[str, Any]:
+    """A stored payload (a JSON object); `whose` names it in the error ("an event payload of mechanism ...")."""
     try:
         data = json.loads(raw)
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise EvolveError(f"an event payload of mechanism {mechanism_id[:12]} is corrupted",
+        raise EvolveError(f"{whose} is corrupted",
                           "run `evolve archive verify` to list every problem")
     return data
 

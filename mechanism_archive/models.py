@@ -12,9 +12,10 @@ from bilevel_evolve.ground.errors import UsageError
 from bilevel_evolve.ground.untrusted import clean_text
 
 # The archive's format (archive.json and index.sqlite): 2 added the runs table (one row per run that
-# claimed its id here) and effects that carry their scope and score (mechanism_archive/effects.py).
-FORMAT_VERSION = 2
-RECORD_FORMAT_VERSION = 1  # record.json's own format: unchanged by format 2
+# claimed its id here) and effects that carry their scope and score (mechanism_archive/effects.py);
+# 3 added the results table (what each run found in its task: its best points, for later runs to recall).
+FORMAT_VERSION = 3
+RECORD_FORMAT_VERSION = 1  # record.json's own format: unchanged by formats 2 and 3
 MIN_PREFIX = 6
 PROVEN_RUNS = 3  # the fewest runs whose interval may prove a mechanism's effect: one window of one run is a hint
 
@@ -184,6 +185,17 @@ class RunClaim(_Frozen):
 
     run_id: str
     horizon: int
+
+
+class RunResult(_Frozen):
+    """One row of the results table: what a run found in its task (its scope's domain and space), as the run
+    recorded it. The payload's points are untrusted data (a mechanism or a model proposed them)."""
+
+    seq: int
+    run_id: str
+    domain: str
+    space_signature: str
+    payload: dict[str, Any]
 
 
 class Lineage(_Frozen):

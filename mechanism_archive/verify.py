@@ -56,6 +56,9 @@ def verify_archive(root: Path, index: Index, store: ObjectStore) -> VerifyReport
         if cycle:
             bad("parent-cycle", " -> ".join(c[:12] for c in cycle))
         _check_events(events, ids, bad)
+        for result in index.query("SELECT seq, payload FROM results ORDER BY seq"):
+            if not _json_object(result["payload"]):
+                bad("bad-result", f"result #{result['seq']} payload is not a JSON object")
         for name, path in store.iter_entries():
             if not (ID_RE.match(name) and path.parent.name == name[:2] and path.is_dir()):
                 bad("stray-entry", f"{path.relative_to(root)} is not an object directory")
@@ -110,14 +113,17 @@ def _check_events(events: list[sqlite3.Row], ids: set[str], bad: _Bad) -> None:
             bad("bad-event", f"{where} has unknown status {ev['status']!r}", mid)
         if ev["kind"] == "archived":
             archived.add(mid)
-        try:
-            ok = isinstance(json.loads(ev["payload"]), dict)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
+        if not _json_object(ev["payload"]):
             bad("bad-event", f"{where} payload is not a JSON object", mid)
     for mid in sorted(ids - archived):
         bad("bad-event", "no `archived` event", mid)
+
+
+def _json_object(raw: object) -> bool:
+    try:
+        return isinstance(json.loads(raw), dict)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 @contextmanager
