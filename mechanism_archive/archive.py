@@ -165,16 +165,16 @@ class Archive:
 
     def record_result(self, run_id: str, scope: Scope, result: Mapping[str, Any], *, key: str) -> int | None:
         """Record what run `run_id` found in its task (e.g. {"direction", "points": [{"params", "value"}]}), for
-        the runs that claim their ids after this; `key` makes it idempotent (a resumed run records nothing)."""
+        the runs whose horizon lies past the next event; `key` makes it idempotent (a resumed run records nothing)."""
         run_id = _require_text("run_id", run_id)
         payload = _report(result, "result") or {}
         with self._index.write() as conn:
             return self._index.insert_result(conn, run_id=run_id, domain=scope.domain,
                                              space_signature=scope.signature, payload=payload, key=key)
 
-    def results(self, scope: Scope, *, before_run: str) -> builtins.list[RunResult]:
-        """The results recorded in `scope` before run `before_run` claimed its id (what it may recall)."""
-        return self._index.results(scope.domain, scope.signature, before_run=before_run)
+    def results(self, scope: Scope, *, horizon: int) -> builtins.list[RunResult]:
+        """The results recorded in `scope` that a run with this horizon may recall (index.py says which)."""
+        return self._index.results(scope.domain, scope.signature, horizon=horizon)
 
     def claim_run(self, run_id: str, *, scope: Scope | None = None, token: str | None = None) -> RunClaim:
         """Enter a run that is about to start: its id here (run_id, or run_id-2, ... when an earlier run had

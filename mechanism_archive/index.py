@@ -11,8 +11,11 @@ migrated in place, in one transaction: the table is created and every run id its
 entered as a legacy run (domain unknown).
 
 Format 3 added the `results` table: what a run found in its task (its best points), recorded when it
-finishes. A run recalls only the results recorded before it claimed its id (`claims_before`: the number
-of claims then), so what it reads is fixed at its claim, as its horizon fixes the events it reads. An
+finishes. Each result notes the last event seq when it was recorded (`after_event`); a run with horizon
+H reads the results with after_event < H, those recorded before an event its horizon includes. So what
+it reads is fixed by its horizon, as the events it reads are, and the runs of one ablation (one horizon)
+never read each other's. A run records its result before its last events (its final effects), so the
+next run reads it; one that wrote no event after its result is read once another event follows. An
 index of format 1 or 2 is migrated in place the same way: the table is created, empty.
 """
 
@@ -57,7 +60,7 @@ CREATE TABLE IF NOT EXISTS runs (
 _RESULTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, run_id TEXT NOT NULL, domain TEXT NOT NULL,
-    space_signature TEXT NOT NULL, claims_before INTEGER NOT NULL, payload TEXT NOT NULL, key TEXT UNIQUE);
+    space_signature TEXT NOT NULL, after_event INTEGER NOT NULL, payload TEXT NOT NULL, key TEXT UNIQUE);
 """
 # Format 1 -> 2: the runs table, and each run the events name as a legacy run.
 _MIGRATE_1_TO_2 = [_RUNS_SCHEMA, "INSERT OR IGNORE INTO runs (run_id, claimed, legacy) "
@@ -178,11 +181,11 @@ class Index:
                 raise UsageError(f"result key {key!r} already names a result of run {row['run_id']}",
                                  "use a key unique to this run and result")
             return None
-        claims = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM runs").fetchone()[0]
+        after = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
         cur = conn.execute(
-            "INSERT INTO results (ts, run_id, domain, space_signature, claims_before, payload, key) "
+            "INSERT INTO results (ts, run_id, domain, space_signature, after_event, payload, key) "
             "VALUES (?,?,?,?,?,?,?)",
-            (now_iso(), run_id, domain, space_signature, claims,
+            (now_iso(), run_id, domain, space_signature, after,
              json.dumps(payload, allow_nan=False, sort_keys=True), key))
         return cur.lastrowid
 
@@ -255,12 +258,10 @@ class Index:
             sql, params = sql + " AND seq <= ?", [*params, up_to]
         return [event_from_row(r) for r in self.query(sql + " ORDER BY seq", tuple(params))]
 
-    def results(self, domain: str, space_signature: str, *, before_run: str) -> list[RunResult]:
-        """The results of `domain` on the space `space_signature` recorded before run `before_run` claimed its
-        id, in order (none when it never claimed one here)."""
-        rows = self.query(
-            "SELECT * FROM results WHERE domain = ? AND space_signature = ? AND claims_before < "
-            "(SELECT rowid FROM runs WHERE run_id = ?) ORDER BY seq", (domain, space_signature, before_run))
+    def results(self, domain: str, space_signature: str, *, horizon: int) -> list[RunResult]:
+        """The results of `domain` on the space `space_signature` a run with this horizon reads, in order."""
+        rows = self.query("SELECT * FROM results WHERE domain = ? AND space_signature = ? AND after_event < ? "
+                          "ORDER BY seq", (domain, space_signature, horizon))
         return [RunResult(seq=r["seq"], run_id=r["run_id"], domain=r["domain"], space_signature=r["space_signature"],
                           payload=parse_payload(r["payload"], f"the payload of result #{r['seq']}")) for r in rows]
 
