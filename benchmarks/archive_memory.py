@@ -11,9 +11,11 @@ ablations of one group (default C), each R repeats x B evaluations:
 
 Reported per function: the median regret (best - f(x*)) of second and fresh, and whether the second is
 better, tied or worse (the issue's target: better on at least 7 of 10). Then every mechanism the first
-ablation proved (its effect's interval excludes zero over >= 3 runs), with its effect as the
-first measured it and as the second re-measured it on its own fresh seeds (only the second's runs):
-the target is that no proven effect changes sign.
+ablation proved (its effect's interval excludes zero over >= 3 runs), with its effect as the first
+measured it and as it was re-measured on fresh seeds: by the fresh ablation, whose runs begin as the
+first's did (the same experiment with other seeds: the target is that no proven effect changes sign
+there), and by the second, whose runs begin by measuring the first's best points (a recall: another
+start, which the archive pools apart, shown for what it says about effects after a recall).
 
 Every ablation is an ordinary `evolve ablate` directory; repeating the command continues an interrupted
 one. Writes benchmarks/results/archive_memory.json and .md.
@@ -67,26 +69,35 @@ def bests(summary: dict, group: str) -> list[float]:
 
 
 def effects(fid: int, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Each mechanism the first ablation proved, with the effect the second re-measured on its own seeds."""
+    """Each mechanism the first ablation proved, re-measured on fresh seeds two ways: by the fresh ablation
+    (its runs begin as the first's did: the same experiment again) and by the second (its runs begin with a
+    recall of the first's best points: another start, which the archive pools apart)."""
     base = args.work_dir / f"f{fid}"
     horizon = json.loads((base / "second" / "ablation.json").read_text())["options"].get("archive_horizon")
     with Archive.open(base / "archive") as archive:
         events = archive.events(kind="effect")
         names = {s.id: s.name for s in archive.list()}
+    with Archive.open(base / "archive-fresh") as fresh:
+        fresh_events = fresh.events(kind="effect")
     domain = domain_spec(fid)
     before = [e for e in estimates(measurements(events, up_to=horizon)) if e.domain == domain]
     later = measurements([ev for ev in events if horizon is None or ev.seq > horizon])  # the second's runs
-    again = {e.mechanism_id: e for e in estimates(later) if e.domain == domain}
+    again = {"fresh": {e.mechanism_id: e for e in estimates(measurements(fresh_events)) if e.domain == domain},
+             "second": {e.mechanism_id: e for e in estimates(later) if e.domain == domain}}
     out = []
     for e in before:
         if not e.proven:
             continue
-        re = again.get(e.mechanism_id)
-        out.append({"mechanism": e.mechanism_id, "name": names.get(e.mechanism_id, "?"), "first_runs": e.runs,
-                    "first_mean": e.mean, "first_interval": [e.low, e.high], "sign": e.sign,
-                    "second_runs": re.runs if re else 0, "second_mean": re.mean if re else None,
-                    "second_interval": [re.low, re.high] if re else None,
-                    "same_sign": None if re is None or re.mean == 0 else (re.mean > 0) == (e.mean > 0)})
+        row: dict[str, Any] = {"mechanism": e.mechanism_id, "name": names.get(e.mechanism_id, "?"),
+                               "first_runs": e.runs, "first_mean": e.mean, "first_interval": [e.low, e.high],
+                               "sign": e.sign}
+        for which, found in again.items():
+            re = found.get(e.mechanism_id)
+            row |= {f"{which}_runs": re.runs if re else 0, f"{which}_mean": re.mean if re else None,
+                    f"{which}_start": re.start if re else None,
+                    f"{which}_interval": [re.low, re.high] if re else None,
+                    f"{which}_same_sign": None if re is None or re.mean == 0 else (re.mean > 0) == (e.mean > 0)}
+        out.append(row)
     return out
 
 
@@ -112,18 +123,22 @@ def markdown(rows: list[dict], proven: list[dict], args: argparse.Namespace) -> 
     counts = {v: sum(r["verdict"] == v for r in rows) for v in ("better", "tie", "worse")}
     lines += ["", f"second better than fresh on {counts['better']} of {len(rows)} functions, tied on {counts['tie']}, "
               f"worse on {counts['worse']}", "",
-              "| function | proven mechanism | first: mean [interval] over runs | second, fresh seeds: mean "
-              "[interval] over runs | same sign |", "|---|---|---|---|---|"]
+              "| function | proven mechanism | first: mean [interval] / runs | fresh ablation (fresh seeds, same "
+              "start) | same sign | second ablation (fresh seeds, after a recall) | same sign |",
+              "|---|---|---|---|---|---|---|"]
     for p in proven:
         low, high = p["first_interval"]
         first = f"{_g(p['first_mean'])} [{_g(low)}, {_g(high)}] / {p['first_runs']}"
-        second = ("not re-measured" if p["second_mean"] is None else
-                  f"{_g(p['second_mean'])} [{_g(p['second_interval'][0])}, {_g(p['second_interval'][1])}] / "
-                  f"{p['second_runs']}")
-        same = {True: "yes", False: "**no**", None: "-"}[p["same_sign"]]
-        lines.append(f"| f{p['fid']} | {p['name']} ({p['mechanism'][:10]}) | {first} | {second} | {same} |")
-    flipped = sum(p["same_sign"] is False for p in proven)
-    lines += ["", f"{len(proven)} proven mechanisms, {flipped} re-measured with the other sign"]
+        cells = []
+        for which in ("fresh", "second"):
+            cells.append("not re-measured" if p[f"{which}_mean"] is None else
+                         f"{_g(p[f'{which}_mean'])} [{_g(p[f'{which}_interval'][0])}, "
+                         f"{_g(p[f'{which}_interval'][1])}] / {p[f'{which}_runs']}")
+            cells.append({True: "yes", False: "**no**", None: "-"}[p[f"{which}_same_sign"]])
+        lines.append(f"| f{p['fid']} | {p['name']} ({p['mechanism'][:10]}) | {first} | {' | '.join(cells)} |")
+    flipped = {which: sum(p[f"{which}_same_sign"] is False for p in proven) for which in ("fresh", "second")}
+    lines += ["", f"{len(proven)} proven mechanisms; re-measured with the other sign: {flipped['fresh']} in the "
+              f"fresh ablation (the same start), {flipped['second']} in the second (after a recall)"]
     return "\n".join(lines) + "\n"
 
 
@@ -171,7 +186,8 @@ def main() -> int:
               "first_seed": args.first_seed, "functions": rows, "proven": proven,
               "second_better": sum(r["verdict"] == "better" for r in rows),
               "second_tied": sum(r["verdict"] == "tie" for r in rows),
-              "sign_flips": sum(p["same_sign"] is False for p in proven), "seconds": seconds,
+              "sign_flips": sum(p["fresh_same_sign"] is False for p in proven),
+              "sign_flips_after_recall": sum(p["second_same_sign"] is False for p in proven), "seconds": seconds,
               "total_s": time.monotonic() - t0, "python": platform.python_version()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(args.out, json.dumps(result, indent=2).encode())

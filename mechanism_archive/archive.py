@@ -305,7 +305,8 @@ class Archive:
         for r in rows:
             if r["status"] is None:
                 raise corrupt(r["id"], "it has no status event in the index")
-            effect = parse_payload(r["effect"], f"an event payload of mechanism {r['id'][:12]}") if r["effect"] is not None else None
+            effect = (parse_payload(r["effect"], f"an event payload of mechanism {r['id'][:12]}")
+                      if r["effect"] is not None else None)
             out.append(MechanismSummary(
                 id=r["id"], name=r["name"], class_name=r["class_name"], origin=r["origin"],
                 parents=parents.get(r["id"], ()), created=r["created"], first_run=r["first_run"],

@@ -9,6 +9,11 @@ the space it was measured on. Here the scores of one mechanism are pooled over r
   *proven* for a domain;
 - per space shape (the parameters' names and types, any bounds, any domain): "a similar space".
 
+Either way, runs that started differently are pooled apart: a run that began by measuring points earlier
+runs found (a recall, engine/outer/research/recall.py) judges its mechanisms against a search already
+near those points, so their scores there answer another question than in a run that started from
+nothing. The scope's `start` ("fresh" or "recalled") says which.
+
 The estimate is the mean over runs with a two-sided 95 % Student-t interval (mean ± t(0.975, n-1) ·
 sd / √n); one run gives a hint without an interval. Proven means at least PROVEN_RUNS runs and an
 interval that excludes zero. An effect without a score or scope (one recorded by an archive of format
@@ -25,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bilevel_evolve.mechanism_archive.models import ArchiveEvent, EffectEstimate
+from bilevel_evolve.mechanism_archive.models import FRESH, STARTS, ArchiveEvent, EffectEstimate
 
 SIGNATURE_CHARS = 16
 # Two-sided 95 % quantiles of Student's t by degrees of freedom; between two rows the lower row's
@@ -44,18 +49,23 @@ class Scope:
     domain: str
     signature: str  # the parameters' names, types and bounds
     shape: str  # the parameters' names and types only: spaces of this shape are "similar"
+    start: str = FRESH  # how the run began: FRESH, or RECALLED (it measured earlier runs' best points first)
 
     def to_json(self) -> dict[str, str]:
-        return {"domain": self.domain, "space": self.signature, "shape": self.shape}
+        out = {"domain": self.domain, "space": self.signature, "shape": self.shape}
+        return out | ({"start": self.start} if self.start != FRESH else {})
 
     @classmethod
     def from_json(cls, data: Any) -> Scope | None:
         if not isinstance(data, Mapping):
             return None
         domain, signature, shape = data.get("domain"), data.get("space"), data.get("shape")
+        start = data.get("start", FRESH)
         if not (isinstance(domain, str) and isinstance(signature, str) and isinstance(shape, str)):
             return None
-        return cls(domain, signature, shape) if domain and signature and shape else None
+        if start not in STARTS:  # a start this version does not know: pooled with nothing
+            return None
+        return cls(domain, signature, shape, start) if domain and signature and shape else None
 
 
 def scope_of(domain: str, space: Mapping[str, Mapping[str, Any]]) -> Scope:
@@ -118,19 +128,22 @@ def measurements(events: Iterable[ArchiveEvent], *, up_to: int | None = None) ->
 
 
 def estimates(found: Iterable[Measurement]) -> list[EffectEstimate]:
-    """One estimate per mechanism and scope (domain, signature), most runs first, then in first-measured order."""
-    pooled: dict[tuple[str, str, str], list[Measurement]] = {}
+    """One estimate per mechanism and scope (domain, signature, start), most runs first, then in
+    first-measured order."""
+    pooled: dict[tuple[str, str, str, str], list[Measurement]] = {}
     for m in found:
-        pooled.setdefault((m.mechanism_id, m.scope.domain, m.scope.signature), []).append(m)
-    out = [_estimate(mid, ms, domain=domain, signature=signature) for (mid, domain, signature), ms in pooled.items()]
+        pooled.setdefault((m.mechanism_id, m.scope.domain, m.scope.signature, m.scope.start), []).append(m)
+    out = [_estimate(mid, ms, domain=domain, signature=signature)
+           for (mid, domain, signature, _), ms in pooled.items()]
     return sorted(out, key=lambda e: -e.runs)
 
 
-def shape_estimates(found: Iterable[Measurement], shape: str) -> list[EffectEstimate]:
-    """One estimate per mechanism over every run whose space has this shape, whatever its domain."""
+def shape_estimates(found: Iterable[Measurement], shape: str, start: str = FRESH) -> list[EffectEstimate]:
+    """One estimate per mechanism over every run whose space has this shape, whatever its domain, that began
+    as `start` did."""
     pooled: dict[str, list[Measurement]] = {}
     for m in found:
-        if m.scope.shape == shape:
+        if m.scope.shape == shape and m.scope.start == start:
             pooled.setdefault(m.mechanism_id, []).append(m)
     return sorted((_estimate(mid, ms) for mid, ms in pooled.items()), key=lambda e: -e.runs)
 
@@ -139,7 +152,8 @@ def _estimate(mechanism_id: str, found: list[Measurement], *, domain: str | None
               signature: str | None = None) -> EffectEstimate:
     mean, low, high = interval([m.score for m in found])
     return EffectEstimate(mechanism_id=mechanism_id, domain=domain, space_signature=signature,
-                          space_shape=found[0].scope.shape, runs=len(found), mean=mean, low=low, high=high)
+                          space_shape=found[0].scope.shape, start=found[0].scope.start, runs=len(found), mean=mean,
+                          low=low, high=high)
 
 
 def by_mechanism(found: Iterable[EffectEstimate]) -> dict[str, tuple[EffectEstimate, ...]]:

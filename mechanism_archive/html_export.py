@@ -115,7 +115,7 @@ def _estimates_table(estimates: tuple[EffectEstimate, ...]) -> str:
     if not estimates:
         return "<p>(not measured in a run with a scope yet)</p>"
     rows = "".join(
-        f"<tr><td>{_t(e.domain or '-')}</td><td><code>{_t(e.space_signature or '-')}</code></td><td>{e.runs}</td>"
+        f"<tr><td>{_t(e.domain or '-')}</td><td><code>{_t(e.space_label)}</code></td><td>{e.runs}</td>"
         f"<td>{e.mean:+.3g}</td><td>{'-' if e.low is None or e.high is None else f'[{e.low:+.3g}, {e.high:+.3g}]'}"
         f"</td><td>{_t(f'proven {e.sign}' if e.sign else 'not proven')}</td></tr>" for e in estimates)
     return ("<p>score: the median trial's move over the window after injection, in units of the spread of the "

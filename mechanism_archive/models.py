@@ -17,6 +17,8 @@ from bilevel_evolve.ground.untrusted import clean_text
 FORMAT_VERSION = 3
 RECORD_FORMAT_VERSION = 1  # record.json's own format: unchanged by formats 2 and 3
 MIN_PREFIX = 6
+FRESH, RECALLED = "fresh", "recalled"  # how a run began (mechanism_archive/effects.py pools the two apart)
+STARTS: tuple[str, ...] = (FRESH, RECALLED)
 PROVEN_RUNS = 3  # the fewest runs whose interval may prove a mechanism's effect: one window of one run is a hint
 
 Status = Literal["accepted", "rejected-static", "rejected-smoke", "rolled-back", "dead"]
@@ -71,10 +73,16 @@ class EffectEstimate(_Frozen):
     domain: str | None
     space_signature: str | None
     space_shape: str
+    start: str = FRESH  # how its runs began
     runs: int
     mean: float
     low: float | None = None
     high: float | None = None
+
+    @property
+    def space_label(self) -> str:
+        """The space signature as tables show it, with how the runs began when they recalled points first."""
+        return (self.space_signature or "-") + (" (recalled start)" if self.start != FRESH else "")
 
     @property
     def proven(self) -> bool:

@@ -167,7 +167,7 @@ def effects_table(estimates: tuple[EffectEstimate, ...]) -> Table:
     for e in estimates:
         interval = "-" if e.low is None or e.high is None else f"[{e.low:+.3g}, {e.high:+.3g}]"
         verdict = f"proven {e.sign}" if e.sign else ("a hint (one run)" if e.runs == 1 else "not proven")
-        table.add_row(plain(e.domain or "-"), e.space_signature or "-", str(e.runs), f"{e.mean:+.3g}", interval,
+        table.add_row(plain(e.domain or "-"), e.space_label, str(e.runs), f"{e.mean:+.3g}", interval,
                       Text(verdict, style=estimate_text(e).style))
     if not estimates:
         table.add_row("-", "-", "0", "-", "-", Text("not measured in a run with a scope yet", style="dim"))

@@ -19,7 +19,8 @@ from bilevel_evolve.mechanism_archive.models import PROVEN_RUNS, MechanismSummar
 
 SCORE_NOTE = ("score: the median trial's move over the window after injection, in units of the spread of the values "
               f"the run had seen (positive helps); 95 % Student-t interval over runs; proven: {PROVEN_RUNS}+ runs and "
-              "an interval without 0.")
+              "an interval without 0; start: recalled for runs that measured earlier runs' best points first, pooled "
+              "apart from fresh ones.")
 
 
 def memory_sections(summary: AblationSummary, out: Path) -> list[str]:
@@ -75,11 +76,11 @@ def _effects_table(summary: AblationSummary, space: dict[str, dict[str, Any]]) -
         return []
     rows.sort(key=lambda se: (-se[1].runs, -se[1].mean))
     lines = [f"## Effects across runs on {summary.spec.domain} (the archive now)", "", SCORE_NOTE, "",
-             "| mechanism | id | generation | parents | runs | mean | 95% CI | verdict |", "|" + "---|" * 8]
+             "| mechanism | id | generation | parents | start | runs | mean | 95% CI | verdict |", "|" + "---|" * 9]
     for s, e in rows:
         interval = "—" if e.low is None or e.high is None else f"[{e.low:+.3g}, {e.high:+.3g}]"
         verdict = f"proven {e.sign}" if e.sign else ("a hint (one run)" if e.runs == 1 else "not proven")
-        lines.append(f"| {_cell(s.name)} | `{s.short_id}` | {s.generation} | {_parents(s)} | {e.runs} | "
+        lines.append(f"| {_cell(s.name)} | `{s.short_id}` | {s.generation} | {_parents(s)} | {e.start} | {e.runs} | "
                      f"{e.mean:+.3g} | {interval} | {verdict} |")
     return [*lines, "", f"`evolve archive --archive {summary.spec.archive} show ID` shows one with its source.", ""]
 

@@ -1,5 +1,6 @@
 """`evolve ablate` twice on one archive: the first proves what helps; the second's runs read the archive as
-it stood when that one began, reuse what it proved, and its report shows them with their intervals."""
+it stood when that one began, recall its best points, reuse what it proved, and its report shows them with
+their intervals."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def test_a_second_ablation_reuses_what_the_first_proved_and_reports_it(tmp_path:
     assert _ablate(tmp_path / "first", archive_dir) == 0
     first = (tmp_path / "first" / "report.md").read_text()
     assert "## Mechanisms reused from the archive" not in first  # a fresh archive: nothing to reuse
+    for repeat in (1, 2, 3):  # runs of one ablation never recall each other's points: one horizon
+        events = RunStore.open(tmp_path / "first" / "runs" / f"D-r{repeat}").events()
+        assert not any(e.kind == "research_session" and e.chosen.startswith("recall") for e in events)
     with Archive.open(archive_dir) as archive:
         proven = {s.id: s for s in archive.list() if any(e.proven and e.sign == "positive" for e in s.estimates)}
         horizon = archive.last_event()
@@ -40,6 +44,9 @@ def test_a_second_ablation_reuses_what_the_first_proved_and_reports_it(tmp_path:
         reused = [c["id"] for e in RunStore.open(run).events() if e.kind == "research_session"
                   for c in e.candidates if c.get("reused")]
         assert reused and set(reused) <= set(proven)
+        recall = next(e for e in RunStore.open(run).events() if e.kind == "research_session")
+        assert recall.chosen.startswith("recall") and recall.iteration == 1  # the first's best points, first
+        assert {r["run"] for r in recall.candidates[0]["recalled"]} <= {"D-r1", "D-r2", "D-r3"}
     report = (tmp_path / "second" / "report.md").read_text()
     section = report.split("## Mechanisms reused from the archive", 1)[1].split("\n## ", 1)[0]
     for repeat in (1, 2, 3):

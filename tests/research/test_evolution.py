@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.ground.records import TrialRecord
 from bilevel_evolve.ground.space import SearchSpace
 from bilevel_evolve.mechanism_archive.archive import Archive
-from bilevel_evolve.mechanism_archive.effects import scope_of
+from bilevel_evolve.mechanism_archive.effects import Scope, scope_of
 from bilevel_evolve.mechanism_archive.models import EffectEstimate
 from bilevel_evolve.sandbox.gate import check_source
 
@@ -39,15 +40,15 @@ def _recipe_text(name: str) -> str:
 
 
 def _archived(archive: Archive, name: str, scores: list[float], *, source: str | None = None,
-              session: dict | None = None, parents: tuple[str, ...] = ()) -> str:
+              session: dict | None = None, parents: tuple[str, ...] = (), scope: Scope = SCOPE) -> str:
     text = source or _recipe_text(name)
     gate = {**GATE, "hooks": list(check_source(text).hooks)}
     mid = archive.add(MechanismSource.from_text(text), name=name, class_name="C", origin="offline-recipe",
                       parents=parents, run_id="past", session=session or {"recipe": name}, gate_report=gate,
                       status="accepted").id
     for i, score in enumerate(scores):
-        archive.record_effect(mid, run_id=f"past-{i}", effect={"verdict": "improved", "score": score,
-                                                                 "scope": SCOPE.to_json()})
+        archive.record_effect(mid, run_id=f"past-{scope.start}-{i}", effect={"verdict": "improved", "score": score,
+                                                                            "scope": scope.to_json()})
     return mid
 
 
@@ -87,6 +88,22 @@ def test_a_mechanism_proven_on_a_similar_space_is_remembered_as_such(archive: Ar
     assert [(m.id, m.similar_space) for m in memory.proven] == [(mid, True)]
     elsewhere = scope_of("function:other", {"y": SPACE["x1"]})
     assert ArchiveMemory.load(archive, elsewhere, archive.last_event()).empty
+
+
+def test_a_run_that_recalled_points_reads_the_effects_of_runs_that_began_so_once_there_are_some(
+        archive: Archive) -> None:
+    recalled = replace(SCOPE, start="recalled")
+    surrogate = _archived(archive, "surrogate", [0.30, 0.31, 0.32])  # proven in runs that began fresh
+    memory = ArchiveMemory.load(archive, recalled, archive.last_event())
+    assert [m.id for m in memory.proven] == [surrogate] and memory.scope == SCOPE  # nothing else to go on
+    _archived(archive, "surrogate", [-0.3, -0.25, -0.2], scope=recalled)  # it does worse after a recall
+    restart = _archived(archive, "restart", [0.2, 0.25, 0.22], scope=recalled)
+    memory = ArchiveMemory.load(archive, recalled, archive.last_event())
+    assert [m.id for m in memory.proven] == [restart] and memory.scope == recalled
+    assert [m.id for m in ArchiveMemory.load(archive, SCOPE, archive.last_event()).proven] == [surrogate]
+    estimates = {(e.start, e.mechanism_id): e for e in archive.get(surrogate).summary.estimates}
+    assert estimates[("fresh", surrogate)].sign == "positive" and estimates[("recalled", surrogate)].sign == "negative"
+    assert estimates[("recalled", surrogate)].space_label.endswith("(recalled start)")
 
 
 # ---- plans -----------------------------------------------------------------------------------------

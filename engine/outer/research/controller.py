@@ -10,7 +10,14 @@ has some to build on (evolution.py), then gate -> box with up to N repair rounds
 Accepted: archived and injected. Rejected: archived as such and rolled back (the active set stays what
 it was). After injection the controller measures the mechanism's effect over the next M iterations
 (effect_window.py), records it with its score and scope for later runs, reverts one that makes the
-search measurably worse, and at the end marks `dead` every mechanism whose hooks never changed a decision.
+search measurably worse (a mechanism the archive proved is reverted only when failures rose: one window's
+median is one more measurement of it, not evidence against a proof over runs), and at the end marks
+`dead` every mechanism whose hooks never changed a decision.
+
+Before all that, at its first iteration, a run recalls its task (recall.py): where earlier runs on the
+same domain and space recorded results, a recall mechanism proposes their best points first. At its
+finish the run records its own result for the runs after it. The recall takes no place among the
+--max-active mechanisms and counts as no session (the scientist's agenda is the same with or without it).
 
 A run whose archive holds nothing from earlier runs (a fresh one, or --no-reuse) decides exactly as
 sessions did before the archive had a memory.
@@ -34,11 +41,13 @@ from bilevel_evolve.engine.outer.research.evolution import FRESH, SessionPlan, p
 from bilevel_evolve.engine.outer.research.memory import ArchivedMechanism, ArchiveMemory
 from bilevel_evolve.engine.outer.research.need import Need, session_need
 from bilevel_evolve.engine.outer.research.ranking import rank
+from bilevel_evolve.engine.outer.research.recall import RECALL, recall_source, recalled_points, run_result
 from bilevel_evolve.engine.outer.research.recipes import find_recipe, recipe_source
 from bilevel_evolve.engine.outer.research.vetting import Vetter, Vetting
 from bilevel_evolve.engine.run.events import EffectMeasured, ResearchSessionEvent
 from bilevel_evolve.ground.contract.source import MechanismSource
 from bilevel_evolve.mechanism_archive.effects import Scope, scope_of
+from bilevel_evolve.mechanism_archive.models import RECALLED
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.analysis.diagnosis import Diagnosis
@@ -87,16 +96,22 @@ class ResearchController(OuterController):
         # mechanism injected at the last step): an extension of the run reopens those of live mechanisms.
         self.cut_short: dict[str, dict[str, Any]] = {}
         self.reopened: list[str] = []  # their effect is recorded again, under a key of its own
+        self.recalled = False  # whether the run's first iteration has looked for earlier runs' results
+        self.recall_id: str | None = None  # the recall mechanism, when one went live
         self._memory: ArchiveMemory | None = None  # read at the first session: fixed by the run's horizon
         self._scope: Scope | None = None
 
     # ---- OuterController --------------------------------------------------------------------------
     def before_step(self, view: LoopView) -> Iterator[Decision]:
         yield from self._measure_effects(view, final=False)
+        if not self.recalled and view.runs_mechanisms:
+            self.recalled = True
+            yield from self._recall(view)
         need = self._due(view)
         if need is None:
             return
-        if not view.runs_mechanisms or len(view.mechanisms) >= self.max_active:
+        searching = [m for m in view.mechanisms if m.id != self.recall_id]
+        if not view.runs_mechanisms or len(searching) >= self.max_active:
             return
         yield from self._session(view, need)
 
@@ -113,6 +128,9 @@ class ResearchController(OuterController):
         return (Reject(inject.mechanism, inject.name, "rolled-back", reason),)
 
     def on_finish(self, view: LoopView) -> Iterator[Decision]:
+        # first, so the final effects come after it: a run's horizon past them reads it (index.py)
+        self.archive.record_result(view.config.run_id, self._scope_of(view), run_result(view),
+                                   key=f"{view.config.run_id}:result@{view.step}")
         self.cut_short = {mech_id: start for mech_id, start in self.pending.items()
                           if view.iteration - start["iteration"] < self.every}
         yield from self._measure_effects(view, final=True)
@@ -131,7 +149,8 @@ class ResearchController(OuterController):
     def state_dict(self) -> dict[str, Any]:
         return {"sessions": self.sessions, "tried": self.tried, "pending": self.pending, "seen": self.seen,
                 "last_session": self.last_session, "injected_at": self.injected_at, "verdicts": self.verdicts,
-                "answered": self.answered} | ({"cut_short": self.cut_short} if self.cut_short else {}) | (
+                "answered": self.answered, "recalled": self.recalled, "recall_id": self.recall_id} | (
+                    {"cut_short": self.cut_short} if self.cut_short else {}) | (
                     {"reopened": self.reopened} if self.reopened else {})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -143,6 +162,9 @@ class ResearchController(OuterController):
         self.injected_at = {str(k): int(v) for k, v in dict(state.get("injected_at", {})).items()}
         self.verdicts = {str(k): str(v) for k, v in dict(state.get("verdicts", {})).items()}
         self.answered = list(state.get("answered", []))
+        self.recalled = bool(state.get("recalled", True))  # a run checkpointed before recall existed: none
+        recall_id = state.get("recall_id")
+        self.recall_id = str(recall_id) if recall_id else None
         self.cut_short = dict(state.get("cut_short", {}))
         self.reopened = list(state.get("reopened", []))
 
@@ -159,11 +181,46 @@ class ResearchController(OuterController):
             self._scope = scope_of(view.config.domain, view.space.to_dict())
         return self._scope
 
+    def _effect_scope(self, view: LoopView) -> Scope:
+        """Where this run's effects are measured and read: its scope, and whether it began with a recall."""
+        scope = self._scope_of(view)
+        return replace(scope, start=RECALLED) if self.recall_id else scope
+
     def _memory_of(self, view: LoopView) -> ArchiveMemory:
         if self._memory is None:
             horizon = None if view.config.no_reuse else view.config.archive_horizon
-            self._memory = ArchiveMemory.load(self.archive, self._scope_of(view), horizon)
+            self._memory = ArchiveMemory.load(self.archive, self._effect_scope(view), horizon)
         return self._memory
+
+    # ---- recall: earlier runs' best points on this task --------------------------------------------
+    def _recall(self, view: LoopView) -> Iterator[Decision]:
+        horizon = None if view.config.no_reuse else view.config.archive_horizon
+        if horizon is None:
+            return
+        points = recalled_points(self.archive.results(self._scope_of(view), horizon=horizon), view.space,
+                                 view.direction)
+        if not points:
+            return
+        runs = [p.to_json() for p in points]
+        session = {"family": RECALL, "recipe": RECALL, "recalled": runs,
+                   "description": f"the best point of each of {len(points)} earlier runs on this task, "
+                                  "proposed once each"}
+        candidate = Candidate(name=RECALL, source=recall_source(points), origin="offline-recipe", session=session)
+        vetting = self.vetter.vet(candidate, view.space.to_dict(), view.direction)
+        mech_id = self._archive(view.config.run_id, candidate, vetting, view.step, 0, what="recall")
+        self.seen.append(mech_id)
+        entry: dict[str, Any] = {"id": mech_id, "name": RECALL, "status": vetting.status, "reason": vetting.reason,
+                                 "parents": [], "recalled": runs}
+        if vetting.accepted:
+            self.recall_id = mech_id
+            self._open_effect_window(view, mech_id)
+            yield Inject(mech_id, RECALL, self.archive.source(mech_id))
+        else:
+            yield Reject(mech_id, RECALL, vetting.status, f"{vetting.reason} — the run starts without its recall")
+        yield Record(ResearchSessionEvent(
+            step=view.step, iteration=view.iteration, session_id=f"{view.config.run_id}/recall",
+            source=self.scientist.origin, diagnosis={}, hypotheses=(),
+            chosen=f"recall: {len(points)} points from earlier runs", candidates=(entry,)))
 
     # ---- one research session ---------------------------------------------------------------------
     def _session(self, view: LoopView, need: Need) -> Iterator[Decision]:
@@ -186,6 +243,11 @@ class ResearchController(OuterController):
         session repeated after a crash decides as it did)."""
         active = {m.id for m in view.mechanisms}
         return next((m for m in memory.proven if m.id not in active and m.id not in self.seen), None)
+
+    def _proven(self, mech_id: str) -> ArchivedMechanism | None:
+        """The archive's proof for a mechanism this run reused, if it is one."""
+        memory = self._memory
+        return next((m for m in memory.proven if m.id == mech_id), None) if memory is not None else None
 
     def _reuse(self, at: _Session, mech: ArchivedMechanism) -> Iterator[Decision]:
         view = at.view
@@ -223,7 +285,7 @@ class ResearchController(OuterController):
         while candidate is not None:
             self._tried(candidate.name, str(candidate.session.get("family") or candidate.name))
             vetting = self.vetter.vet(candidate, space.to_dict(), view.direction)
-            mech_id = self._archive(view.config.run_id, candidate, vetting, view.step, len(candidates))
+            mech_id = self._archive(view.config.run_id, candidate, vetting, view.step, len(candidates), what="session")
             self.seen.append(mech_id)
             entry: dict[str, Any] = {"id": mech_id, "name": candidate.name, "status": vetting.status,
                                      "reason": vetting.reason, "parents": list(candidate.parents)}
@@ -267,12 +329,12 @@ class ResearchController(OuterController):
     def _tried(self, name: str, family: str) -> None:
         self.tried += [name] if family == name else [name, family]
 
-    def _archive(self, run_id: str, candidate: Candidate, vetting: Vetting, step: int, n: int) -> str:
+    def _archive(self, run_id: str, candidate: Candidate, vetting: Vetting, step: int, n: int, *, what: str) -> str:
         record = self.archive.add(
             candidate.source, name=candidate.name, class_name=vetting.class_name or candidate.name,
             origin=candidate.origin, parents=candidate.parents, run_id=run_id,
             session=candidate.session, gate_report=vetting.gate, box_report=vetting.box, status=vetting.status,
-            reason=vetting.reason, key=f"{run_id}:session:{step}:{n}")
+            reason=vetting.reason, key=f"{run_id}:{what}:{step}:{n}")
         return record.id
 
     def _open_effect_window(self, view: LoopView, mech_id: str) -> None:
@@ -295,12 +357,15 @@ class ResearchController(OuterController):
             run_id = view.config.run_id
             # the archive's record also says where it was measured and how it compares across runs
             recorded = {**effect, "score": effect_window.score(start, effect, view),
-                        "scope": self._scope_of(view).to_json()}
+                        "scope": self._effect_scope(view).to_json()}
             again = f"@{view.step}" if mech_id in self.reopened else ""  # the latest effect of a run is the one read
             self.archive.record_effect(mech_id, run_id=run_id, effect=recorded,
                                        key=f"{run_id}:effect:{mech_id}{again}")
+            proven = self._proven(mech_id)
+            if effect["verdict"] == "worse" and effect.get("cause") == "median" and proven is not None:
+                effect = {**effect, "kept": f"proven over {proven.estimate.runs} runs: one window is a hint"}
             yield Record(EffectMeasured(step=view.step, iteration=view.iteration, mechanism=mech_id, effect=effect))
-            if effect["verdict"] == "worse" and view.runs_mechanisms:
+            if effect["verdict"] == "worse" and view.runs_mechanisms and "kept" not in effect:
                 reason = f"made the search worse: {effect['why']}"
                 self.archive.set_status(mech_id, "rolled-back", run_id=run_id, reason=reason,
                                         key=f"{run_id}:reverted:{mech_id}")

@@ -58,8 +58,9 @@ def measure(start: dict[str, Any], after: Sequence[TrialRecord], view: LoopView,
     if verdict == "worse":
         why = (f"failure rate {start['fail_before']:.0%} -> {fail_after:.0%}" if worse_fail else
                f"no new best, and the median trial value went {median_before:.6g} -> {median_after:.6g}")
-    return {"before": before, "after": best_after, "delta": delta, "window": window,
-            "median_before": median_before, "median_after": median_after, "verdict": verdict, "why": why}
+    out = {"before": before, "after": best_after, "delta": delta, "window": window,
+           "median_before": median_before, "median_after": median_after, "verdict": verdict, "why": why}
+    return out | ({"cause": "failures" if worse_fail else "median"} if verdict == "worse" else {})
 
 
 def score(start: dict[str, Any], effect: dict[str, Any], view: LoopView) -> float | None:

@@ -12,6 +12,11 @@ Three readings of them drive a research session (engine/outer/research/controlle
 - `family_scores`: every run's score of the members of each recipe family, for the bandit that ranks
   the hypotheses (engine/outer/research/ranking.py).
 
+Recall mechanisms (recall.py) are left out of all three: each holds one task's points, not a way of
+searching. And a run that recalled points reads the effects of runs that began so too, one that did not
+the others' (the scope's start: mechanism_archive/effects.py), until no run that began as it did was
+measured on a space of its shape: then the other start's effects are the best evidence there is.
+
 The horizon makes the memory a fixed function of the archive: a resumed run reads what it read, and
 runs that share an archive at once (an ablation's) cannot learn from each other mid-way. A run with no
 horizon (one from before horizons) or with --no-reuse has an empty memory, as a fresh archive gives.
@@ -19,10 +24,11 @@ horizon (one from before horizons) or with --no-reuse has an empty memory, as a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from bilevel_evolve.mechanism_archive.effects import Scope, estimates, measurements, shape_estimates
+from bilevel_evolve.engine.outer.research.recall import RECALL
+from bilevel_evolve.mechanism_archive.effects import Measurement, Scope, estimates, measurements, shape_estimates
 from bilevel_evolve.mechanism_archive.lineage import generations
 from bilevel_evolve.mechanism_archive.models import PROVEN_RUNS
 
@@ -78,13 +84,16 @@ class ArchiveMemory:
     def load(cls, archive: Archive, scope: Scope, horizon: int | None) -> ArchiveMemory:
         if horizon is None:
             return cls(scope)
-        found = measurements(archive.events(kind="effect", up_to=horizon))
+        records = _Records(archive, horizon)
+        # a recall mechanism holds one task's points, not a way of searching: nothing to reuse or build on
+        found = [m for m in measurements(archive.events(kind="effect", up_to=horizon))
+                 if records.family(m.mechanism_id) != RECALL]
+        scope = _read_as(scope, found)
         here = {e.mechanism_id: e for e in estimates(found)
-                if (e.domain, e.space_signature) == (scope.domain, scope.signature)}
-        similar = {e.mechanism_id: e for e in shape_estimates(found, scope.shape)}
+                if (e.domain, e.space_signature, e.start) == (scope.domain, scope.signature, scope.start)}
+        similar = {e.mechanism_id: e for e in shape_estimates(found, scope.shape, scope.start)}
         if not similar:  # every run measured here is on a space of this shape too
             return cls(scope)
-        records = _Records(archive, horizon)
         proven = [records.mechanism(mid, e, False) for mid, e in _by_low(here) if e.sign == "positive"]
         proven += [records.mechanism(mid, e, True) for mid, e in _by_low(similar)
                    if e.sign == "positive" and (mid not in here or here[mid].sign is None)]
@@ -94,11 +103,19 @@ class ArchiveMemory:
                    if e.runs >= PROVEN_RUNS and e.mean > 0 and e.sign != "negative"][:MAX_PARENTS]
         scores: dict[str, list[float]] = {}
         for m in found:
-            measured_here = (m.scope.domain, m.scope.signature) == (scope.domain, scope.signature)
+            measured_here = m.scope == scope
             if m.mechanism_id in pool and (measured_here or pooled_similar):
                 for family in records.family(m.mechanism_id).split("+"):
                     scores.setdefault(family, []).append(m.score)
         return cls(scope, tuple(proven), tuple(parents), {k: tuple(v) for k, v in scores.items()})
+
+
+def _read_as(scope: Scope, found: list[Measurement]) -> Scope:
+    """The scope whose effects a run reads: its own, or, while no run that began as it did was measured on
+    its space's shape, the other start's (the best evidence there is until then)."""
+    if any(m.scope.shape == scope.shape and m.scope.start == scope.start for m in found):
+        return scope
+    return replace(scope, start=next((m.scope.start for m in found if m.scope.shape == scope.shape), scope.start))
 
 
 def _by_low(pool: dict[str, EffectEstimate]) -> list[tuple[str, EffectEstimate]]:

@@ -104,6 +104,13 @@ CATALOG: tuple[Recipe, ...] = (
 
 )
 
+# Not a recipe any scientist chooses: the engine writes it, with a run's recalled points in it, when the
+# archive holds earlier runs' results for the run's task (engine/outer/research/recall.py).
+RECALL_RECIPE = Recipe(
+    name="recall", file="recall.py", targets=(), hooks=("propose",),
+    description="Recall: proposes, once each, the best points earlier runs on this same task found.",
+)
+
 # Which recipe the offline scientist tries first for each bottleneck (then the next untried one).
 PRIORITY: dict[str, tuple[str, ...]] = {
     "repetition": ("tabu", "orthogonal", "bandit"),
