@@ -59,6 +59,15 @@ class ChoiceParam(_Param):
 
 
 Param = Annotated[FloatParam | IntParam | ChoiceParam, Field(discriminator="type")]
+COARSE_INT_VALUES = 10  # an int of fewer values is a handful of options more than a number
+
+
+def coarse(spec: FloatParam | IntParam | ChoiceParam) -> bool:
+    """A parameter a regression over unit space fits badly: a choice, or an int of fewer than
+    COARSE_INT_VALUES values."""
+    if isinstance(spec, ChoiceParam):
+        return True
+    return isinstance(spec, IntParam) and spec.high - spec.low + 1 < COARSE_INT_VALUES
 _PARAM_ADAPTER: TypeAdapter[Param] = TypeAdapter(Param)
 
 

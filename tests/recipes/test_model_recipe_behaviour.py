@@ -91,9 +91,17 @@ def test_surrogate_finds_most_of_the_gain_the_prior_never_reaches() -> None:
 
 # ---- parzen estimator -------------------------------------------------------------------------
 
-def test_parzen_stays_silent_with_too_little_history() -> None:
+def test_parzen_starts_from_its_first_call_and_then_waits_for_enough_history() -> None:
     module = load_recipe(get_recipe("parzen"))
-    assert module.MECHANISM().propose(make_ctx(walk_history(module.MIN_TRIALS - 1), hook="propose")) is None
+    baseline = [record(0, SPACE.defaults(), 5.0, True)]
+    proposal = module.MECHANISM().propose(make_ctx(baseline, hook="propose"))
+    assert proposal is not None and unit_distance(proposal, SPACE.defaults()) > 0.05  # a point anywhere
+    first = baseline[0].params
+    far = [{n: SPACE.from_unit(n, (SPACE.to_unit(n, first[n]) + 0.4 + 0.05 * i) % 1.0) for n in SPACE.names}
+           for i in range(module.SPREAD)]
+    spread = baseline + [record(1 + i, point, 5.0, False) for i, point in enumerate(far)]
+    assert len(spread) < module.MIN_TRIALS  # the random start is over, too few trials for the densities
+    assert module.MECHANISM().propose(make_ctx(spread, hook="propose")) is None
 
 
 def test_parzen_proposes_the_option_and_the_numbers_of_the_good_trials() -> None:

@@ -15,7 +15,7 @@ from bilevel_evolve.engine.analysis.diagnosis import diagnose
 from bilevel_evolve.engine.outer.research.candidates import Hypothesis, ResearchInput
 from bilevel_evolve.engine.outer.research.evolution import FRESH, SessionPlan, plan_session
 from bilevel_evolve.engine.outer.research.memory import ArchivedMechanism, ArchiveMemory
-from bilevel_evolve.engine.outer.research.need import Need, gap, session_need
+from bilevel_evolve.engine.outer.research.need import Need, gap, opening_need, session_need
 from bilevel_evolve.engine.outer.research.offline_scientist import OfflineScientist
 from bilevel_evolve.engine.outer.research.ranking import rank
 from bilevel_evolve.engine.outer.research.recipes import get_recipe, recipe_source
@@ -242,6 +242,16 @@ def test_the_need_trigger_fires_on_stagnation_and_not_before_its_gap(every: int)
     moving = _trials([10.0 - i for i in range(wait + 1)], [True] * wait)
     assert session_need(moving, space, "minimize", iteration=wait, every=every, last_session=0, mechanisms=(),
                         injected_at={}, verdicts={}, answered=()) is None
+
+
+def test_only_a_free_choice_or_an_int_of_few_values_calls_the_first_session_at_once() -> None:
+    numbers = SearchSpace.from_dict({**SPACE, "n": {"type": "int", "low": 1, "high": 10, "default": 2}})
+    assert opening_need(numbers, ()) is None  # ten values: a number
+    mixed = SearchSpace.from_dict({**SPACE, "n": {"type": "int", "low": 1, "high": 9, "default": 2},
+                                   "act": {"type": "choice", "choices": ["a", "b"], "default": "a"}})
+    need = opening_need(mixed, ())
+    assert need is not None and "(n, act)" in need.reason and need.mechanism is None
+    assert opening_need(mixed, ("n", "act")) is None  # frozen: nothing to search there
 
 
 def test_the_need_trigger_fires_once_for_a_mechanism_that_stopped_paying() -> None:

@@ -116,6 +116,16 @@ def test_the_need_trigger_calls_a_session_when_the_search_repeats_itself(tmp_pat
     assert not any("trigger" in e.diagnosis for e in every if e.kind == "research_session")
 
 
+def test_a_space_with_choices_has_its_first_session_at_the_first_iteration(tmp_path: Path) -> None:
+    events = _run(tmp_path / "run", tmp_path / "archive", "--domain", "function:toytrain")
+    sessions = [e for e in events if e.kind == "research_session"]
+    assert [e.iteration for e in sessions] == [1, 4, 8]  # then every M, as before
+    assert "choices or ints of few values (act)" in sessions[0].diagnosis["trigger"]
+    assert [(c["name"], c["status"]) for c in sessions[0].candidates] == [("parzen", "accepted")]
+    first_moves = [e for e in events if e.kind == "trial" and 1 <= e.iteration <= 4]
+    assert all(e.source != "offline" for e in first_moves)  # its random start, not the proposer's local moves
+
+
 @pytest.mark.slow
 def test_a_run_killed_in_its_reuse_sessions_resumes_to_the_same_decisions(tmp_path: Path) -> None:
     from kill_resume import reference_run, run_with_kills

@@ -1,18 +1,18 @@
 """Level 2: research sessions that reuse what earlier runs proved, then write, vet and inject new mechanisms.
 
-When: every M iterations (--level2-every), or with --level2-trigger need when the trace calls for one
-(engine/outer/research/need.py). A session first reuses: the next mechanism the archive proved for
-this domain or a similar space (engine/outer/research/memory.py) is injected as it was vetted. With
-none left it researches: (1) analyze the trace, (2) hypothesize bottlenecks and pick one (the critique's
-impact x feasibility / complexity, or a bandit over the archived effects of the recipe families:
-ranking.py), (3)+(4) specify and write the mechanism, as a child of archived parents where the archive
-has some to build on (evolution.py), then gate -> box with up to N repair rounds fed by the reports.
-Accepted: archived and injected. Rejected: archived as such and rolled back (the active set stays what
-it was). After injection the controller measures the mechanism's effect over the next M iterations
-(effect_window.py), records it with its score and scope for later runs, reverts one that makes the
-search measurably worse (a mechanism the archive proved is reverted only when failures rose: one window's
-median is one more measurement of it, not evidence against a proof over runs), and at the end marks
-`dead` every mechanism whose hooks never changed a decision.
+When: every M iterations (--level2-every), or with --level2-trigger need when the trace calls for one; the
+first one at the first iteration where the space has choices or ints of few values (need.py). A session
+first reuses: the next mechanism the archive proved for this domain or a similar space
+(engine/outer/research/memory.py) is injected as it was vetted. With none left it researches: (1) analyze
+the trace, (2) hypothesize bottlenecks and pick one (the critique's impact x feasibility / complexity, or
+a bandit over the archived effects of the recipe families: ranking.py), (3)+(4) specify and write the
+mechanism, as a child of archived parents where the archive has some to build on (evolution.py), then gate
+-> box with up to N repair rounds fed by the reports. Accepted: archived and injected. Rejected: archived
+as such and rolled back (the active set stays what it was). After injection the controller measures the
+mechanism's effect over the next M iterations (effect_window.py), records it with its score and scope for
+later runs, reverts one that makes the search measurably worse (a mechanism the archive proved is reverted
+only when failures rose: one window's median is one more measurement of it, not evidence against a proof
+over runs), and at the end marks `dead` every mechanism whose hooks never changed a decision.
 
 Before all that, at its first iteration, a run recalls its task (recall.py): where earlier runs on the
 same domain and space recorded results, a recall mechanism proposes their best points first. At its
@@ -39,7 +39,7 @@ from bilevel_evolve.engine.outer.research import effect_window
 from bilevel_evolve.engine.outer.research.candidates import Candidate, ResearchInput, Scientist
 from bilevel_evolve.engine.outer.research.evolution import FRESH, SessionPlan, plan_session
 from bilevel_evolve.engine.outer.research.memory import ArchivedMechanism, ArchiveMemory
-from bilevel_evolve.engine.outer.research.need import Need, session_need
+from bilevel_evolve.engine.outer.research.need import Need, opening_need, session_need
 from bilevel_evolve.engine.outer.research.ranking import rank
 from bilevel_evolve.engine.outer.research.recall import RECALL, recall_source, recalled_points, run_result
 from bilevel_evolve.engine.outer.research.recipes import find_recipe, recipe_source
@@ -170,6 +170,10 @@ class ResearchController(OuterController):
 
     # ---- when ---------------------------------------------------------------------------------------
     def _due(self, view: LoopView) -> Need | None:
+        if self.sessions == 0 and view.iteration >= 1:
+            opening = opening_need(view.space, view.search_config.frozen)
+            if opening is not None:
+                return opening
         if view.config.level2_trigger == "every":
             return None if view.iteration < self.every or view.iteration % self.every else _PERIODIC
         return session_need(view.history, view.space, view.direction, iteration=view.iteration, every=self.every,

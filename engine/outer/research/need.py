@@ -10,6 +10,13 @@ Checked before every step, at least GAP = max(2, M // 2) iterations after the pr
   mechanism calls for one session so, not one every GAP iterations while it stays.
 
 The default trigger (`every`) calls a session every M iterations, as before.
+
+With either trigger the first session comes at the first iteration when the space alone calls for a model
+(`opening_need`): a free choice, or an int of few values. The proposer's moves of one parameter at a time
+barely explore such a space, and a model that needs no encoding of its options (a density model: TPE)
+searches it from the first trial, so waiting M iterations for the first session spends them on a history
+no model learns from. A space of numbers keeps its first session at M: a regression needs those M trials
+before it proposes anything.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bilevel_evolve.engine.analysis.diagnosis import diagnose
+from bilevel_evolve.ground.space import coarse
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.outer.view import MechanismView
@@ -36,6 +44,15 @@ def gap(every: int) -> int:
 class Need:
     reason: str  # one line, for the trace
     mechanism: str | None = None  # the mechanism that stopped paying, if that is the reason
+
+
+def opening_need(space: SearchSpace, frozen: Collection[str]) -> Need | None:
+    """Why the first session is needed at the first iteration (the module says when), or None."""
+    names = [name for name, spec in space.params.items() if name not in frozen and coarse(spec)]
+    if not names:
+        return None
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return Need(f"the space has choices or ints of few values ({shown}): a model can search it from the first trial")
 
 
 def session_need(history: Sequence[TrialRecord], space: SearchSpace, direction: Direction, *, iteration: int,

@@ -28,7 +28,7 @@ from bilevel_evolve.engine.outer.research.evolution import SessionPlan
 from bilevel_evolve.engine.outer.research.recipes import PRIORITY, Recipe, find_recipe, get_recipe, recipe_source
 from bilevel_evolve.engine.outer.research.source_operators import combine, mutate_constants
 from bilevel_evolve.ground.contract.source import MechanismSource
-from bilevel_evolve.ground.space import ChoiceParam, IntParam, Param
+from bilevel_evolve.ground.space import Param, coarse
 
 if TYPE_CHECKING:
     from bilevel_evolve.engine.outer.view import LoopView
@@ -153,7 +153,7 @@ def model_friendly(data: ResearchInput) -> bool:
     view = data.loop
     if view is None or not view.history:
         return False
-    if any(_coarse(spec) for spec in _free_params(view)):
+    if any(coarse(spec) for spec in _free_params(view)):
         return False
     return view.noise_floor == 0 and all(t.status == "ok" for t in view.history)
 
@@ -166,14 +166,10 @@ def density_friendly(data: ResearchInput) -> bool:
     if view is None or not view.history:
         return False
     free = _free_params(view)
-    return bool(free) and (any(_coarse(spec) for spec in free) or view.noise_floor > 0)
+    return bool(free) and (any(coarse(spec) for spec in free) or view.noise_floor > 0)
 
 
 def _free_params(view: LoopView) -> list[Param]:
     frozen = set(view.search_config.frozen)
     return [spec for name, spec in view.space.params.items() if name not in frozen]
 
-
-def _coarse(spec: Param) -> bool:
-    """A parameter a regression over unit space fits badly: a choice, or an int of fewer than 10 values."""
-    return isinstance(spec, ChoiceParam) or (isinstance(spec, IntParam) and spec.high - spec.low < 9)

@@ -9,8 +9,9 @@ spread over the options. `propose` draws CANDIDATES values per parameter from th
 and keeps the one with the highest ratio good / other; ranks decide who is good, so a few huge or noisy
 values move nothing. A density needs trials spread over the space, and a history of local moves has
 none: until SPREAD trials differ from the first one in more than half of the free parameters, it
-proposes points anywhere (TPE's random start, counted from what the history holds). Below MIN_TRIALS
-measured trials it returns None; a repeat of a tried or pending point is redrawn, RETRIES times at most.
+proposes points anywhere (TPE's random start, counted from what the history holds), from its first call
+on. After that, below MIN_TRIALS measured trials it returns None; a repeat of a tried or pending point is
+redrawn, RETRIES times at most.
 """
 
 from __future__ import annotations
@@ -119,10 +120,10 @@ class ParzenEstimator:
 
     def propose(self, ctx: Any) -> dict | None:
         good, other = self.split(ctx)
-        if len(good) + len([t for t in other if t.status == "ok"]) < MIN_TRIALS:
+        starting = self.spread(ctx) < SPREAD
+        if not starting and len(good) + len([t for t in other if t.status == "ok"]) < MIN_TRIALS:
             return None
         seen = [self.unit(ctx, t.params) for t in ctx.history] + [self.unit(ctx, p.params) for p in ctx.pending]
-        starting = self.spread(ctx) < SPREAD
         for _ in range(RETRIES):
             params = ctx.sample() if starting else self.draw(ctx, good, other)
             if ctx.incumbent is not None:  # frozen parameters keep the incumbent's values
