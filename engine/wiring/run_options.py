@@ -288,7 +288,8 @@ RUN_OPTIONS = RunOptionSchema([
     RunOption("--level15-every", "config.level15_every", section=_OUTER,
               help="Level 1.5 cycle, in iterations (%(default)s)", ablate="each_run"),
     RunOption("--level2-every", "config.level2_every", section=_OUTER,
-              help="Level 2 research session period (%(default)s)", ablate="each_run"),
+              help="Level 2 research session period (%(default)s); on a space with choices or ints of few values "
+              "the first session comes at the first iteration", ablate="each_run"),
     RunOption("--level2-trigger", "config.level2_trigger", section=_OUTER, ablate="each_run",
               help="when a research session is called: every --level2-every iterations, or when the trace shows "
               "it is needed (stagnation, repetition, a mechanism that stopped paying) (default %(default)s)"),
