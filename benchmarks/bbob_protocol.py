@@ -6,7 +6,9 @@ evaluations, seeds 1..N (N >= 5 for the protocol). Methods:
 
 - A, B, C, D: `evolve run` with the offline agent and the groups' levels (A = 1, B = 1,1.5, C = 1,1.5,2,
   D = 1,2, as in `evolve ablate`); the budget is the baseline trial + (budget - 1) iterations. The C and
-  D runs of one function share one mechanism archive, as the runs of one `evolve ablate` do.
+  D runs of one function share one mechanism archive, and each reads it with horizon 0 (as it stood before
+  any of them): the seeds are independent runs, none learns from another's effects or recalls another's
+  best points (a shared archive without a common horizon would let seed k start from seeds 1..k-1).
 - random, optuna: `evolve run --agent random|optuna --levels 1` (engine/agents/baselines.py).
 - cma: CMA-ES (the `cma` package, defaults but sigma0 = 2, a fifth of the box width, and the box as
   bounds) called directly on the ioh problem, not through the engine: the origin first, as every engine
@@ -100,7 +102,7 @@ def engine_command(job: Job, budget: int) -> list[str]:
     baseline = job.method in ENGINE_BASELINES
     levels = ("1",) if baseline else GROUPS[job.method]
     agent = job.method if baseline else "offline"
-    archive = ["--archive", str(job.path.parent / "archive")] if "2" in levels else []
+    archive = ["--archive", str(job.path.parent / "archive"), "--archive-horizon", "0"] if "2" in levels else []
     return [*base, "run", "--domain", domain_spec(job.fid), "--iterations", str(budget - 1),
             "--levels", ",".join(levels), "--agent", agent, "--seed", str(job.seed), "--run-dir", str(job.path),
             "--no-progress", *archive]

@@ -173,3 +173,14 @@ def test_cma_es_spends_exactly_the_budget_from_the_origin(ioh: Any, protocol: Mo
     assert len(runs[0]) == 23
     assert runs[0][0] == _problem(ioh, 12)([0.0] * 5)
     assert runs[0] == runs[1]  # seeded: the same run twice
+
+
+def test_the_protocols_level_2_runs_share_an_archive_but_never_learn_from_each_other(
+        protocol: ModuleType, tmp_path: Path) -> None:
+    job = protocol.Job(fid=2, method="C", seed_index=2, seed=7, path=tmp_path / "f2" / "C-s2")
+    command = protocol.engine_command(job, 100)
+    at = command.index("--archive")
+    assert command[at + 1] == str(tmp_path / "f2" / "archive") and command[at + 2: at + 4] == ["--archive-horizon", "0"]
+    baseline = protocol.engine_command(protocol.Job(fid=2, method="optuna", seed_index=2, seed=7,
+                                                    path=tmp_path / "f2" / "optuna-s2"), 100)
+    assert "--archive" not in baseline
