@@ -134,9 +134,10 @@ def build_loop(config: RunConfig, run_dir: Path, store: RunStore, parts: Parts) 
         assert parts.archive is not None
         scientist = (parts.text.scientist(parts.archive) if parts.text is not None
                      else _scientist(parts.client, parts.briefing, parts.archive))
+        # a text run's one parameter numbers a draft of its own run: nothing another run found means a thing there
         outer.append(ResearchController(scientist, parts.archive, SandboxVetter(runtime=config.sandbox_runtime),
                                         every=config.level2_every,
-                                        repair_rounds=config.repair_rounds))
+                                        repair_rounds=config.repair_rounds, recall=parts.text is None))
     fail_fast = FailFast(config.fail_fast, run_dir=run_dir,
                          python=config.domain_options.get("python") or sys.executable)
     # a mechanism's ctx.llm is answered with the run's client (offline: the deterministic stand-in)

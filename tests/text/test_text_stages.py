@@ -4,6 +4,7 @@ their position, and rolled back when they fail, the draft going on as it was (re
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,10 @@ def test_an_offline_run_at_every_level_writes_a_stage_rolls_one_back_and_raises_
     assert after and all(m is not None and "mechanism:plain-words-stage" in m.stages for m in after)
     trials = [e for e in events if e.kind == "trial"]
     assert max(t.value for t in trials if t.value is not None) > trials[0].value + 3
+    # its one parameter numbers a draft of this run: it leaves no result for a later run to recall
+    index = sqlite3.connect(archive_dir / "index.sqlite")
+    assert index.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0
+    index.close()
 
 
 @pytest.mark.parametrize(("body", "says"), [

@@ -77,13 +77,14 @@ class ResearchController(OuterController):
     name = "level2"
 
     def __init__(self, scientist: Scientist, archive: Archive, vetter: Vetter, *, every: int = 8,
-                 repair_rounds: int = 2, max_active: int = 4) -> None:
+                 repair_rounds: int = 2, max_active: int = 4, recall: bool = True) -> None:
         self.scientist = scientist
         self.archive = archive
         self.vetter = vetter
         self.every = every
         self.repair_rounds = repair_rounds
         self.max_active = max_active
+        self.recall = recall  # whether runs leave their best points and recall earlier runs' (False: a text run)
         self.sessions = 0
         self.tried: list[str] = []
         self.pending: dict[str, dict[str, Any]] = {}  # mechanism id -> effect window bookkeeping
@@ -104,7 +105,7 @@ class ResearchController(OuterController):
     # ---- OuterController --------------------------------------------------------------------------
     def before_step(self, view: LoopView) -> Iterator[Decision]:
         yield from self._measure_effects(view, final=False)
-        if not self.recalled and view.runs_mechanisms:
+        if self.recall and not self.recalled and view.runs_mechanisms:
             self.recalled = True
             yield from self._recall(view)
         need = self._due(view)
@@ -128,9 +129,9 @@ class ResearchController(OuterController):
         return (Reject(inject.mechanism, inject.name, "rolled-back", reason),)
 
     def on_finish(self, view: LoopView) -> Iterator[Decision]:
-        # first, so the final effects come after it: a run's horizon past them reads it (index.py)
-        self.archive.record_result(view.config.run_id, self._scope_of(view), run_result(view),
-                                   key=f"{view.config.run_id}:result@{view.step}")
+        if self.recall:  # first, so the final effects come after it: a run's horizon past them reads it (index.py)
+            self.archive.record_result(view.config.run_id, self._scope_of(view), run_result(view),
+                                       key=f"{view.config.run_id}:result@{view.step}")
         self.cut_short = {mech_id: start for mech_id, start in self.pending.items()
                           if view.iteration - start["iteration"] < self.every}
         yield from self._measure_effects(view, final=True)
