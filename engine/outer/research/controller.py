@@ -191,15 +191,19 @@ class ResearchController(OuterController):
         scope = self._scope_of(view)
         return replace(scope, start=RECALLED) if self.recall_id else scope
 
+    @staticmethod
+    def _horizon(view: LoopView) -> int | None:
+        """How far this run reads earlier runs in the archive (None: not at all, as with --no-reuse)."""
+        return None if view.config.no_reuse else view.config.archive_horizon
+
     def _memory_of(self, view: LoopView) -> ArchiveMemory:
         if self._memory is None:
-            horizon = None if view.config.no_reuse else view.config.archive_horizon
-            self._memory = ArchiveMemory.load(self.archive, self._effect_scope(view), horizon)
+            self._memory = ArchiveMemory.load(self.archive, self._effect_scope(view), self._horizon(view))
         return self._memory
 
     # ---- recall: earlier runs' best points on this task --------------------------------------------
     def _recall(self, view: LoopView) -> Iterator[Decision]:
-        horizon = None if view.config.no_reuse else view.config.archive_horizon
+        horizon = self._horizon(view)
         if horizon is None:
             return
         points = recalled_points(self.archive.results(self._scope_of(view), horizon=horizon), view.space,

@@ -18,9 +18,9 @@ Python literals (repr of floats, ints, bools and strings), never as text of its 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bilevel_evolve.engine.outer.research.recipes import RECALL_RECIPE, recipe_source
 from bilevel_evolve.ground.contract.source import MechanismSource
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 RECORDED_POINTS = 3  # a run's best distinct points, recorded at its finish
 RECALL_POINTS = 3  # the earlier runs whose best point a run recalls
 RECALL = RECALL_RECIPE.name  # the family of every recall mechanism: never reused, never a parent
+T = TypeVar("T")
 _POINTS_LINE = "POINTS: list = []  # the recalled points, written in by the engine"
 
 
@@ -51,15 +52,11 @@ class RecalledPoint:
 
 def run_result(view: LoopView) -> dict[str, Any]:
     """What the run found: its best distinct points (measured, not the baseline), best first."""
-    ranked = sorted((t for t in view.history if t.status == "ok" and t.value is not None and t.source != "baseline"
-                     and math.isfinite(t.value)), key=lambda t: _key(t.value or 0.0, view.direction))
-    points: list[dict[str, Any]] = []
-    for trial in ranked:
-        if all(p["params"] != trial.params for p in points):
-            points.append({"params": dict(trial.params), "value": trial.value, "iteration": trial.iteration})
-        if len(points) == RECORDED_POINTS:
-            break
-    return {"direction": view.direction, "points": points}
+    measured = [t for t in view.history if t.status == "ok" and t.value is not None and t.source != "baseline"
+                and math.isfinite(t.value)]
+    best = _best_distinct(measured, lambda t: (t.params, t.value or 0.0), view.direction, RECORDED_POINTS)
+    return {"direction": view.direction,
+            "points": [{"params": dict(t.params), "value": t.value, "iteration": t.iteration} for t in best]}
 
 
 def recalled_points(results: Sequence[RunResult], space: SearchSpace, direction: Direction) -> list[RecalledPoint]:
@@ -72,12 +69,7 @@ def recalled_points(results: Sequence[RunResult], space: SearchSpace, direction:
         point = next((p for p in (_point(raw, space) for raw in payload.get("points") or ()) if p), None)
         if point is not None:
             best.append(RecalledPoint(point[0], point[1], run_id))
-    best.sort(key=lambda p: _key(p.value, direction))
-    out: list[RecalledPoint] = []
-    for p in best:
-        if all(q.params != p.params for q in out):
-            out.append(p)
-    return out[:RECALL_POINTS]
+    return _best_distinct(best, lambda p: (p.params, p.value), direction, RECALL_POINTS)
 
 
 def recall_source(points: Sequence[RecalledPoint]) -> MechanismSource:
@@ -111,6 +103,13 @@ def _literal(params: dict[str, Any]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def _key(value: float, direction: Direction) -> float:
-    """Sorts best first in the run's direction."""
-    return -gain(value, 0.0, direction)
+def _best_distinct(items: Sequence[T], point: Callable[[T], tuple[Mapping[str, Any], float]], direction: Direction,
+                   limit: int) -> list[T]:
+    """The `limit` best of `items` in the run's direction, each at a point (its params) none before it had."""
+    out: list[T] = []
+    for item in sorted(items, key=lambda i: -gain(point(i)[1], 0.0, direction)):
+        if all(point(kept)[0] != point(item)[0] for kept in out):
+            out.append(item)
+        if len(out) == limit:
+            break
+    return out
